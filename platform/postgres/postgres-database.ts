@@ -1,0 +1,70 @@
+import pg from 'pg';
+import type { Database, Sql } from '../ports/database.ts';
+
+// BIGINT (int8) columns come back as bigint, not as lossy numbers or strings.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => BigInt(value));
+
+export interface PostgresOptions {
+  readonly url: string;
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number;
+  readonly applicationName?: string;
+}
+
+/** The Database port on PostgreSQL through a `pg` pool. */
+export function createPostgresDatabase(options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'vigil',
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client losing its connection (database restart) must not crash the process;
+  // the pool replaces it and the next query reports the error to its caller.
+  pool.on('error', () => undefined);
+
+  const query: Sql['query'] = async <Row extends object>(text: string, params?: readonly unknown[]) => {
+    const result = await pool.query<Row>(text, params as unknown[] | undefined);
+    return result.rows;
+  };
+
+  return {
+    query,
+    async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Sql = {
+          query: async <Row extends object>(text: string, params?: readonly unknown[]) =>
+            (await client.query<Row>(text, params as unknown[] | undefined)).rows,
+        };
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotify) {
+      const client = new pg.Client({ connectionString: options.url, application_name: options.applicationName ?? 'vigil' });
+      client.on('error', () => undefined);
+      await client.connect();
+      client.on('notification', (message) => {
+        if (message.channel === channel) onNotify(message.payload ?? '');
+      });
+      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      return async () => {
+        await client.end().catch(() => undefined);
+      };
+    },
+    async check() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

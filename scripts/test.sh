@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: Node.js 24, dependencies, PostgreSQL, Redis and
+# Kafka (started by scripts/services.sh where they are not running), then typecheck, lint and
+# every test against the real services.
+set -euo pipefail
+# shellcheck source=scripts/env.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
+cd "$VIGIL_ROOT"
+bash scripts/services.sh up
+# shellcheck source=scripts/services.env
+source scripts/services.env
+echo "[test] node $(node --version)"
+echo "[test] typecheck"; npx tsc --noEmit -p .
+echo "[test] lint"; npx eslint --max-warnings 0 .
+echo "[test] tests"
+node --test --test-concurrency=1 --test-timeout=300000 --disable-warning=ExperimentalWarning "$@" \
+  "schemas/**/*.test.ts" "ingest/**/*.test.ts" "triggers/**/*.test.ts" "actions/**/*.test.ts" \
+  "api/**/*.test.ts" "platform/**/*.test.ts" "cli/**/*.test.ts" "sdk/**/*.test.ts" "test/**/*.test.ts"
