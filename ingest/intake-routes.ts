@@ -1,0 +1,103 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { HttpError } from '../api/http-error.ts';
+import { incomingEvent } from '../schemas/event.ts';
+import { binaryCloudEvent, cloudEventsToNative } from './cloudevents-format.ts';
+import type { EventIntake, IntakeBatch } from './event-intake.ts';
+import { openLineageToNative } from './openlineage-format.ts';
+import { decodeUtf8, mediaType, parseJson, parseNdjson } from './request-body.ts';
+
+const jsonTypes = new Set(['application/json']);
+const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+const cloudEventTypes = new Set(['application/cloudevents+json']);
+const cloudEventBatchTypes = new Set(['application/cloudevents-batch+json']);
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+const decodeJsonBody = (body: Buffer): unknown => parseJson(decodeUtf8(body));
+
+function rawBody(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+/** Reads POST /api/events in any of its forms into one intake batch. */
+function eventsBatch(request: FastifyRequest): IntakeBatch {
+  const type = mediaType(request.headers['content-type']);
+  const body = rawBody(request);
+  if (request.headers['ce-specversion'] !== undefined) {
+    const event = binaryCloudEvent(request.headers, body, request.headers['content-type'], decodeJsonBody, decodeUtf8);
+    return { format: 'cloudevents', ...cloudEventsToNative([event]) };
+  }
+  if (cloudEventTypes.has(type)) {
+    const value = decodeJsonBody(body);
+    if (Array.isArray(value)) throw new HttpError(400, 'malformed_cloudevent', 'a structured CloudEvent must be one JSON object; send arrays as application/cloudevents-batch+json');
+    return { format: 'cloudevents', ...cloudEventsToNative([value]) };
+  }
+  if (cloudEventBatchTypes.has(type)) {
+    const value = decodeJsonBody(body);
+    if (!Array.isArray(value)) throw new HttpError(400, 'malformed_cloudevent', 'a CloudEvents batch must be a JSON array');
+    return { format: 'cloudevents', ...cloudEventsToNative(value) };
+  }
+  if (jsonTypes.has(type)) return { format: 'native', items: asList(decodeJsonBody(body)) };
+  if (ndjsonTypes.has(type)) return { format: 'native', items: parseNdjson(decodeUtf8(body)) };
+  throw unsupportedMediaType(type, [...jsonTypes, ...ndjsonTypes, ...cloudEventTypes, ...cloudEventBatchTypes]);
+}
+
+function lineageBatch(request: FastifyRequest): IntakeBatch {
+  const type = mediaType(request.headers['content-type']);
+  if (!jsonTypes.has(type)) throw unsupportedMediaType(type, [...jsonTypes]);
+  return { format: 'openlineage', ...openLineageToNative(asList(decodeJsonBody(rawBody(request)))) };
+}
+
+function unsupportedMediaType(type: string, supported: readonly string[]): HttpError {
+  return new HttpError(415, 'unsupported_media_type', `${type ? `content type "${type}" is not supported` : 'the Content-Type header is missing'}; use one of ${supported.join(', ')}`);
+}
+
+const accepted = z.object({ accepted: z.number().int(), ids: z.array(z.string()) });
+const problem = z.object({ error: z.string(), message: z.string() }).loose();
+const eventJsonSchema = z.toJSONSchema(incomingEvent, { target: 'openapi-3.0', io: 'input' });
+
+/** HTTP intake: native events, NDJSON and CloudEvents at /api/events; OpenLineage at /api/v1/lineage. */
+export function registerIntakeRoutes(app: FastifyInstance, intake: EventIntake): void {
+  const responses = {
+    202: z.toJSONSchema(accepted, { target: 'openapi-3.0' }),
+    ...Object.fromEntries([400, 401, 403, 413, 415, 422, 429, 503].map((status) => [status, z.toJSONSchema(problem, { target: 'openapi-3.0' })])),
+  };
+
+  app.post(
+    '/api/events',
+    {
+      config: { scope: 'events:write' },
+      schema: {
+        summary: 'Send events',
+        description:
+          'One native event, an array of them, NDJSON (application/x-ndjson), or CloudEvents 1.0 (structured, binary ce-* headers, batch). ' +
+          'A batch is atomic: if any event is invalid nothing is written and the 422 lists every problem. 202 only after the event log acknowledged every event.',
+        tags: ['events'],
+        body: { oneOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema }] },
+        response: responses,
+      },
+    },
+    async (request, reply) => {
+      const result = await intake.ingest(eventsBatch(request));
+      return reply.code(202).send(result);
+    },
+  );
+
+  app.post(
+    '/api/v1/lineage',
+    {
+      config: { scope: 'events:write' },
+      schema: {
+        summary: 'Send OpenLineage RunEvents',
+        description: 'The default endpoint of the OpenLineage HTTP transport. One RunEvent or an array; mapped to native events as documented in docs/reference/event-formats.md.',
+        tags: ['events'],
+        body: { type: 'object', description: 'An OpenLineage RunEvent (or an array of them)' },
+        response: responses,
+      },
+    },
+    async (request, reply) => {
+      const result = await intake.ingest(lineageBatch(request));
+      return reply.code(202).send(result);
+    },
+  );
+}

@@ -1,0 +1,56 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config.ts';
+import { openPgliteDatabase } from '../embedded/pglite-database.ts';
+import { createKafkaEventLog } from '../kafka/kafka-event-log.ts';
+import type { Logger } from '../logger.ts';
+import { migrate } from '../migrations/migrate.ts';
+import type { Database } from '../ports/database.ts';
+import type { EventLog } from '../ports/event-log.ts';
+import { createPostgresDatabase } from '../postgres/postgres-database.ts';
+
+/** The adapters behind the ports, chosen by configuration: embedded (no services) or distributed. */
+export interface Infrastructure {
+  readonly mode: Config['mode'];
+  readonly db: Database;
+  readonly log: EventLog;
+  close(): Promise<void>;
+}
+
+/** Opens the store (and migrates it) and the event log for the configured mode. */
+export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
+  const db = await openDatabase(config);
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  const log = await openEventLog(config, db, logger);
+  return {
+    mode: config.mode,
+    db,
+    log,
+    async close() {
+      await log.close();
+      await db.close();
+    },
+  };
+}
+
+export async function openDatabase(config: Config): Promise<Database> {
+  if (config.mode === 'distributed') return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil' });
+  const dataDir = resolve(config.VIGIL_DATA_DIR);
+  await mkdir(dataDir, { recursive: true });
+  return openPgliteDatabase({ dataDir: join(dataDir, 'store') });
+}
+
+async function openEventLog(config: Config, _db: Database, logger: Logger): Promise<EventLog> {
+  if (config.mode === 'distributed') {
+    return createKafkaEventLog({
+      brokers: config.KAFKA_BROKERS!,
+      topic: config.VIGIL_KAFKA_TOPIC,
+      partitions: config.VIGIL_KAFKA_PARTITIONS,
+      clientId: 'vigil',
+      requestTimeoutMs: config.VIGIL_APPEND_TIMEOUT_MS,
+      logger: logger.child({ component: 'kafka' }),
+    });
+  }
+  throw new Error('the embedded event log is not available yet');
+}
