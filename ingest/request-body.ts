@@ -1,3 +1,4 @@
+import secureJson from 'secure-json-parse';
 import { HttpError } from '../api/http-error.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -15,9 +16,14 @@ export function decodeUtf8(body: Buffer): string {
 export function parseJson(text: string, where = 'the request body'): unknown {
   if (text.trim() === '') throw new HttpError(400, 'malformed_json', `${where} is empty; expected JSON`);
   try {
-    return JSON.parse(text) as unknown;
+    // Like JSON.parse, but a `__proto__` or `constructor.prototype` key is an error: such keys
+    // are how hostile JSON reaches prototypes in code that later merges or walks the value.
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }) as unknown;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
+    if (/prototype/i.test(reason)) {
+      throw new HttpError(400, 'forbidden_key', `${where} contains a "__proto__" or "constructor.prototype" key, which Vigil refuses`);
+    }
     throw new HttpError(400, 'malformed_json', `${where} is not valid JSON: ${reason}`);
   }
 }

@@ -97,7 +97,7 @@ describe('CloudEvents and OpenLineage over a real Kafka broker', () => {
     const again = await harness.post('/api/events', structuredMessage.body as string, structuredMessage.headers as Record<string, string>);
     assert.equal(((await again.json()) as { ids: string[] }).ids[0], idA);
 
-    const binary = new CloudEvent({ id: 'ce-2', source: 'urn:scheduler', type: 'scheduler.job.missed', data: { job: 'backup' }, extensions: { vigilresource: 'cron.backup', team: 'data' } });
+    const binary = new CloudEvent({ id: 'ce-2', source: 'urn:scheduler', type: 'scheduler.job.missed', data: { job: 'backup' }, vigilresource: 'cron.backup', team: 'data' });
     const binaryMessage = HTTP.binary(binary);
     const b = await harness.post('/api/events', binaryMessage.body as string, binaryMessage.headers as Record<string, string>);
     assert.equal(b.status, 202, await b.clone().text());
