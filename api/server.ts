@@ -47,6 +47,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // One log line per request would drown the logs at ingest rates; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Live streams never end by themselves; closing the server ends them.
+    forceCloseConnections: true,
   });
 
   // Every body arrives raw; routes decode it strictly (UTF-8, JSON, NDJSON, CloudEvents)

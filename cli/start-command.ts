@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createMetrics } from '../platform/metrics.ts';
+import { startEventPersister } from '../api/events/event-persister.ts';
 import { startApiRole } from '../platform/runtime/api-role.ts';
 import { openInfrastructure } from '../platform/runtime/infrastructure.ts';
 
@@ -61,6 +62,9 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       port: config.VIGIL_PORT,
     });
     running.push(api);
+    if (selected.includes('api')) {
+      running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
+    }
     logger.info({ url: api.url, mode: config.mode, roles: selected, ready_ms: Math.round(performance.now() - startedAt) }, 'vigil is ready');
     if (announceKey) {
       process.stdout.write(

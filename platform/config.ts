@@ -50,6 +50,7 @@ const environmentSchema = z.object({
   VIGIL_LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   VIGIL_RATE_LIMIT_PER_MINUTE: positiveInt.default(6_000),
   VIGIL_APPEND_TIMEOUT_MS: positiveInt.default(10_000),
+  VIGIL_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(7),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

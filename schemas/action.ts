@@ -1,5 +1,268 @@
+import { Liquid } from 'liquidjs';
 import { z } from 'zod';
 
-// Placeholder until the action kinds land: every action names its kind.
-export const action = z.object({ kind: z.string() }).loose();
+/*
+ * Actions: what an automation does when it fires (`actions`) or resolves (`actions_on_resolve`).
+ * One strict schema per kind, joined on `kind`. String fields marked "template" are Liquid
+ * templates rendered against the FiringContext (schemas/firing.ts); they are parsed here, so a
+ * broken template is rejected when the automation is saved, not when it fires.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Liquid: one sandboxed configuration, used both to validate (here) and to render (actions/templates.ts)
+
+/** A Liquid engine without file-system access: no include/render/layout, own properties only, unknown filters rejected. */
+export function createTemplateEngine(): Liquid {
+  const engine = new Liquid({
+    ownPropertyOnly: true,
+    strictFilters: true,
+    strictVariables: false,
+    relativeReference: false,
+    // An empty in-memory template map: nothing can be loaded from disk.
+    templates: {},
+    parseLimit: 100_000,
+    renderLimit: 1_000,
+    memoryLimit: 10_000_000,
+    cache: false,
+  });
+  for (const tag of ['include', 'render', 'layout']) {
+    engine.registerTag(tag, {
+      parse() {
+        throw new Error(`the "${tag}" tag is not available in Vigil templates`);
+      },
+      *render() {
+        /* never parsed */
+      },
+    });
+  }
+  return engine;
+}
+
+const validationEngine = createTemplateEngine();
+
+/** Parses a Liquid template; returns the error message, or undefined when it is valid. */
+export function templateError(source: string): string | undefined {
+  try {
+    validationEngine.parse(source);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return `invalid Liquid template: ${message.split('\n')[0]}`;
+  }
+}
+
+/** A string that is a valid Liquid template. */
+const template = z.string().superRefine((value, ctx) => {
+  const error = templateError(value);
+  if (error) ctx.addIssue({ code: 'custom', message: error });
+});
+
+/** Every string inside a JSON value must be a valid template (strings are rendered one by one). */
+function validateTemplatesIn(value: unknown, ctx: z.RefinementCtx, path: (string | number)[] = []): void {
+  if (typeof value === 'string') {
+    const error = templateError(value);
+    if (error) ctx.addIssue({ code: 'custom', path, message: error });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => validateTemplatesIn(item, ctx, [...path, index]));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) validateTemplatesIn(item, ctx, [...path, key]);
+  }
+}
+
+/** Any JSON value whose strings are templates. */
+const templatedJson = z.json().superRefine((value, ctx) => validateTemplatesIn(value, ctx));
+const templatedObject = z.record(z.string(), z.json()).superRefine((value, ctx) => validateTemplatesIn(value, ctx));
+
+// ---------------------------------------------------------------------------------------------
+// Durations and the retry policy
+
+const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "5s", "2m", "1h", "1d" → milliseconds; undefined when malformed. */
+export function parseDuration(value: string): number | undefined {
+  const match = durationPattern.exec(value.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * unitMs[match[2]!]!);
+}
+
+const duration = z.string().refine((value) => parseDuration(value) !== undefined, {
+  message: 'must be a duration such as "500ms", "5s", "2m", "1h" or "1d"',
+});
+
+export const retryPolicy = z
+  .object({
+    /** Total attempts, including the first. */
+    attempts: z.int().min(1).max(50).default(5),
+    /** Delay before the second attempt; doubles each time (with jitter). */
+    backoff: duration.default('5s'),
+    /** Longest single backoff delay. */
+    max_backoff: duration.default('10m'),
+    /** Give up (dead-letter) when the next attempt would start later than this after the firing. */
+    max_age: duration.default('1h'),
+    /** Random spread of each delay, 0…1. */
+    jitter: z.number().min(0).max(1).default(0.2),
+  })
+  .strict();
+
+export type RetryPolicyInput = z.input<typeof retryPolicy>;
+
+const common = {
+  /** Optional label shown in action runs and logs. */
+  name: z.string().min(1).max(200).optional(),
+  retry: retryPolicy.prefault({}),
+  /** Timeout of one attempt's outgoing call. */
+  timeout: duration.default('10s'),
+};
+
+const connectionName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a connection name: letters, digits, "_", "." or "-"');
+
+// ---------------------------------------------------------------------------------------------
+// Kinds
+
+export const sendNotification = z
+  .object({
+    kind: z.literal('send-notification'),
+    ...common,
+    /** A `slack` connection: an incoming-webhook URL or a bot token. */
+    connection: connectionName,
+    /** Channel id or name (bot token only; an incoming webhook posts to its own channel). Template. */
+    channel: template.optional(),
+    /** Plain-text message, also the fallback of `blocks`. Template. */
+    text: template.min(1),
+    /** Block Kit blocks; every string inside is a template. */
+    blocks: z.array(z.record(z.string(), z.json())).max(50).superRefine((value, ctx) => validateTemplatesIn(value, ctx)).optional(),
+    /**
+     * In `actions_on_resolve`: reply in the thread of the message this action's automation posted
+     * for the same firing on the same channel (bot token). Default true.
+     */
+    thread: z.boolean().default(true),
+    /** Also show a thread reply in the channel. */
+    reply_broadcast: z.boolean().default(false),
+  })
+  .strict();
+
+export const httpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const callWebhook = z
+  .object({
+    kind: z.literal('call-webhook'),
+    ...common,
+    /** Absolute http(s) URL. Template. */
+    url: template.min(1),
+    method: httpMethod.default('POST'),
+    /** Header values are templates. Secret headers belong in the connection. */
+    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), template).default({}),
+    /**
+     * The request body: a string (a template, sent as is) or any JSON value whose strings are
+     * templates (sent as JSON). Default: the firing context as JSON.
+     */
+    body: templatedJson.optional(),
+    /** Content-Type when `body` is a string (default text/plain; JSON bodies are application/json). */
+    content_type: z.string().min(1).max(200).optional(),
+    /** A `webhook` connection: signing secret for the HMAC signature and secret headers. */
+    connection: connectionName.optional(),
+    /** Name of the signature header (when the connection has a signing secret). */
+    signature_header: z.string().min(1).max(100).default('X-Vigil-Signature'),
+  })
+  .strict();
+
+/** Orchestrator actions name an `prefect` or `airflow` connection. */
+const orchestrator = { ...common, connection: connectionName };
+
+export const runDeployment = z
+  .object({
+    kind: z.literal('run-deployment'),
+    ...orchestrator,
+    /** Prefect: deployment id (UUID) or "flow-name/deployment-name". Airflow: DAG id. Template. */
+    deployment: template.min(1),
+    /** Prefect flow-run parameters / Airflow DAG-run conf; strings are templates. */
+    parameters: templatedObject.default({}),
+    /** Prefect flow-run name / Airflow note. Template. */
+    run_name: template.optional(),
+    /** Prefect flow-run tags. */
+    tags: z.array(z.string().min(1).max(100)).max(20).optional(),
+  })
+  .strict();
+
+const workQueueFields = {
+  ...orchestrator,
+  /** Prefect: work queue id (UUID). Airflow: pool name (pausing sets its slots to 0). Template. */
+  work_queue: template.min(1),
+};
+
+export const pauseWorkQueue = z.object({ kind: z.literal('pause-work-queue'), ...workQueueFields }).strict();
+export const resumeWorkQueue = z
+  .object({
+    kind: z.literal('resume-work-queue'),
+    ...workQueueFields,
+    /** Airflow only: the pool's slot count to restore. */
+    slots: z.int().min(0).max(1_000_000).optional(),
+  })
+  .strict();
+
+const scheduleFields = {
+  ...orchestrator,
+  /** Prefect: deployment id (UUID) or "flow-name/deployment-name". Airflow: DAG id. Template. */
+  deployment: template.min(1),
+};
+
+export const pauseSchedule = z.object({ kind: z.literal('pause-schedule'), ...scheduleFields }).strict();
+export const resumeSchedule = z.object({ kind: z.literal('resume-schedule'), ...scheduleFields }).strict();
+
+const automationFields = {
+  ...common,
+  /** Name of the automation; default: the automation that fired. Template. */
+  automation: template.min(1).optional(),
+};
+
+export const pauseAutomation = z.object({ kind: z.literal('pause-automation'), ...automationFields }).strict();
+export const resumeAutomation = z.object({ kind: z.literal('resume-automation'), ...automationFields }).strict();
+
+export const emitEvent = z
+  .object({
+    kind: z.literal('emit-event'),
+    ...common,
+    /** Event name of the derived event, e.g. `sla.missed`. Template. */
+    event: template.min(1),
+    /** Resource labels (templates); `id` is required. */
+    resource: z.object({ id: template.min(1) }).catchall(template),
+    related: z.array(z.object({ id: template.min(1), role: template.min(1) }).catchall(template)).max(20).optional(),
+    /** Payload; strings are templates. */
+    payload: templatedObject.default({}),
+  })
+  .strict();
+
+export const action = z.discriminatedUnion('kind', [
+  sendNotification,
+  callWebhook,
+  runDeployment,
+  pauseWorkQueue,
+  resumeWorkQueue,
+  pauseSchedule,
+  resumeSchedule,
+  pauseAutomation,
+  resumeAutomation,
+  emitEvent,
+]);
+
+/** An action as validated (defaults filled in). */
 export type Action = z.infer<typeof action>;
+/** An action as written by a user. */
+export type ActionInput = z.input<typeof action>;
+export type ActionKind = Action['kind'];
+export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
+
+export const actionKinds = action.options.map((option) => option.shape.kind.value) as readonly ActionKind[];
+
+/**
+ * Checks every template of an action; returns `path: message` lines (empty when all parse).
+ * Equivalent to the schema's own checks, for callers holding an already-typed action.
+ */
+export function validateTemplates(value: unknown): string[] {
+  const result = action.safeParse(value);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => `${issue.path.join('.') || '(action)'}: ${issue.message}`);
+}

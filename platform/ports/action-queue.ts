@@ -54,7 +54,7 @@ export interface ActionJob {
 
 /** The attempt failed in a way worth retrying (5xx, 429, timeout, connection refused). */
 export class RetryableActionError extends Error {
-  override readonly name = 'RetryableActionError';
+  override readonly name: string = 'RetryableActionError';
   /** The server asked for this delay (`Retry-After`); the queue waits at least this long. */
   readonly retryAfterMs: number | undefined;
   constructor(message: string, options?: { retryAfterMs?: number; cause?: unknown }) {
@@ -65,7 +65,7 @@ export class RetryableActionError extends Error {
 
 /** The attempt failed in a way retrying cannot fix (4xx, invalid template, missing connection). */
 export class PermanentActionError extends Error {
-  override readonly name = 'PermanentActionError';
+  override readonly name: string = 'PermanentActionError';
 }
 
 export type FailureDecision =

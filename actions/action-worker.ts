@@ -1,0 +1,251 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../platform/logger.ts';
+import type { Database } from '../platform/ports/database.ts';
+import { PermanentActionError, type ActionJob, type ActionQueue, type FailureDecision } from '../platform/ports/action-queue.ts';
+import { action as actionSchema, parseDuration, type Action, type ActionKind } from '../schemas/action.ts';
+import { createConnectionsRepository } from './connections.ts';
+import { actionLifecycleEvent } from './events.ts';
+import type { EmitEvents, ExecutionContext, ExecutionResult, Executor } from './executor.ts';
+import { createHttpClient } from './http.ts';
+import { executors } from './kinds/index.ts';
+import { outboxJobFromData, type OutboxJob } from './outbox-job.ts';
+import { createTokenCache } from './orchestrators/token-cache.ts';
+import { createChannelPacer } from './pacing.ts';
+import { responseOf } from './retry-policy.ts';
+import { createEgressGuard, type EgressOptions } from './ssrf-guard.ts';
+import { templateScope } from './templates.ts';
+
+/*
+ * The action workers: take jobs from the action queue, run the action kind's executor
+ * (actions/kinds/<kind>.ts) with the job's firing context, and record every attempt in
+ * `action_runs`. The queue decides retries and dead letters (platform/ports/action-queue.ts);
+ * this module reports each decision: `retrying` with the next attempt's time, or `failed` (the
+ * dead-letter list) with the reason. Lifecycle events `vigil.action.started|succeeded|failed`
+ * go to the event log through `emit`.
+ *
+ * Execution is at least once: a run already recorded as succeeded is not executed again, and
+ * every outgoing call carries the run id as its idempotency key.
+ */
+
+export interface ActionWorkersOptions {
+  readonly db: Database;
+  readonly queue: ActionQueue;
+  /** Appends events to the event log (EventLog.append). */
+  readonly emit: EmitEvents;
+  readonly logger: Logger;
+  /** Actions run at once by this process (default 16). */
+  readonly concurrency?: number;
+  /** VIGIL_SECRET_KEY (base64 of 32 bytes): decrypts connections. Actions needing a connection fail without it. */
+  readonly secretKey?: string | Uint8Array;
+  /** Egress guard settings for outgoing requests. */
+  readonly egress?: EgressOptions;
+  /** Prometheus registry for `vigil_actions_total` and `vigil_action_duration_seconds`. */
+  readonly metrics?: Registry;
+  /** Response bodies are kept up to this many characters (default 2,000). */
+  readonly maxResponseBodyChars?: number;
+}
+
+export interface ActionWorkers {
+  close(): Promise<void>;
+}
+
+interface AttemptTiming {
+  readonly startedAt: number;
+  readonly kind: string;
+}
+
+function truncate(text: string | undefined, max: number): string | null {
+  if (text === undefined) return null;
+  return text.length > max ? `${text.slice(0, max)}…[truncated ${text.length - max} chars]` : text;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Validated actions by their stored JSON: an automation's actions repeat in every firing, and
+ * validation parses every Liquid template, so it is done once per distinct action.
+ */
+const parsedActions = new Map<string, Action>();
+
+function parseStoredAction(stored: unknown): Action {
+  const key = JSON.stringify(stored);
+  const cached = parsedActions.get(key);
+  if (cached) return cached;
+  const parsed = actionSchema.safeParse(stored);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PermanentActionError(`the stored action is invalid: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown error'}`);
+  }
+  if (parsedActions.size >= 5_000) parsedActions.delete(parsedActions.keys().next().value!);
+  parsedActions.set(key, parsed.data);
+  return parsed.data;
+}
+
+function createMetrics(registry: Registry | undefined) {
+  if (!registry) return undefined;
+  return {
+    actions: new Counter({
+      name: 'vigil_actions_total',
+      help: 'Action attempts by kind and outcome (succeeded, retried, failed)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'vigil_action_duration_seconds',
+      help: 'Duration of one action attempt, by kind',
+      labelNames: ['kind'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+}
+
+export async function startActionWorkers(options: ActionWorkersOptions): Promise<ActionWorkers> {
+  const { db, queue, emit, logger } = options;
+  const maxBody = options.maxResponseBodyChars ?? 2_000;
+  const guard = createEgressGuard(options.egress);
+  const http = createHttpClient(guard.dispatcher);
+  const connections = createConnectionsRepository(db, options.secretKey);
+  const pacer = createChannelPacer();
+  const tokens = createTokenCache();
+  const metrics = createMetrics(options.metrics);
+  const timings = new Map<string, AttemptTiming>();
+
+  async function emitSafely(events: Parameters<EmitEvents>[0]): Promise<void> {
+    try {
+      await emit(events);
+    } catch (error) {
+      // The run record is the source of truth; a lifecycle event that cannot be logged must not re-run the action.
+      logger.warn({ err: error, events: events.map((event) => event.event) }, 'action lifecycle event could not be emitted');
+    }
+  }
+
+  async function handle(job: ActionJob, signal: AbortSignal): Promise<void> {
+    let outbox: OutboxJob;
+    try {
+      outbox = outboxJobFromData(job.data);
+    } catch (error) {
+      throw new PermanentActionError(messageOf(error));
+    }
+    const kindName = typeof (outbox.action as { kind?: unknown } | null)?.kind === 'string' ? String((outbox.action as { kind: string }).kind) : 'unknown';
+    timings.set(job.id, { startedAt: performance.now(), kind: kindName });
+
+    // Record the attempt; a run that already succeeded (a duplicate delivery) is not executed again.
+    const started = await db.query<{ attempts: number }>(
+      `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status, attempts, first_started_at, last_started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'running', 1, now(), now())
+       ON CONFLICT (id) DO UPDATE SET status = 'running', attempts = action_runs.attempts + 1,
+         first_started_at = coalesce(action_runs.first_started_at, now()), last_started_at = now(), next_attempt_at = NULL, updated_at = now()
+       WHERE action_runs.status <> 'succeeded'
+       RETURNING attempts`,
+      [job.id, outbox.firing_id, outbox.automation_name, outbox.phase, outbox.action_index, kindName],
+    );
+    if (started.length === 0) {
+      timings.delete(job.id);
+      logger.info({ runId: job.id }, 'action run already succeeded; duplicate delivery skipped');
+      return;
+    }
+    const attempt = started[0]!.attempts;
+    await emitSafely([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
+
+    const action = parseStoredAction(outbox.action);
+    const executor = executors[action.kind] as Executor<ActionKind> | undefined;
+    if (!executor) throw new PermanentActionError(`no executor for action kind "${action.kind}"`);
+
+    const context: ExecutionContext = {
+      action,
+      job: outbox,
+      runId: job.id,
+      attempt,
+      scope: templateScope(outbox.context, { run: { id: job.id, attempt } }),
+      timeoutMs: parseDuration(action.timeout) ?? 10_000,
+      signal,
+      http,
+      connections,
+      db,
+      emit,
+      pacer,
+      tokens,
+      logger,
+    };
+    const result: ExecutionResult = await executor(context);
+
+    const timing = timings.get(job.id);
+    timings.delete(job.id);
+    const durationMs = timing ? Math.round(performance.now() - timing.startedAt) : null;
+    await db.query(
+      `UPDATE action_runs SET status = 'succeeded', finished_at = now(), next_attempt_at = NULL, duration_ms = $2,
+         response_status = $3, response_body = $4, error = NULL, result = $5, updated_at = now()
+       WHERE id = $1`,
+      [job.id, durationMs, result.responseStatus ?? null, truncate(result.responseBody, maxBody), result.result ? JSON.stringify(result.result) : null],
+    );
+    metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
+    if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
+    logger.debug({ runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs }, 'action succeeded');
+    await emitSafely([
+      actionLifecycleEvent('succeeded', outbox, action.kind, attempt, {
+        status: 'succeeded',
+        duration_ms: durationMs,
+        ...(result.responseStatus === undefined ? {} : { response_status: result.responseStatus }),
+      }),
+    ]);
+  }
+
+  async function onFailure(job: ActionJob, error: unknown, decision: FailureDecision): Promise<void> {
+    const timing = timings.get(job.id);
+    timings.delete(job.id);
+    const durationMs = timing ? Math.round(performance.now() - timing.startedAt) : null;
+    const kind = timing?.kind ?? 'unknown';
+    const response = responseOf(error);
+    const reason = decision.retry ? messageOf(error) : decision.reason;
+    const rows = await db.query<{ attempts: number }>(
+      `UPDATE action_runs SET status = $2, error = $3, duration_ms = coalesce($4, duration_ms), response_status = $5, response_body = $6,
+         next_attempt_at = CASE WHEN $2 = 'retrying' THEN now() + make_interval(secs => $7::double precision / 1000) END,
+         finished_at = CASE WHEN $2 = 'failed' THEN now() END, updated_at = now()
+       WHERE id = $1 AND status <> 'succeeded'
+       RETURNING attempts`,
+      [
+        job.id,
+        decision.retry ? 'retrying' : 'failed',
+        truncate(reason, 4_000),
+        durationMs,
+        response?.status ?? null,
+        truncate(response?.body, maxBody),
+        decision.retry ? decision.delayMs : 0,
+      ],
+    );
+    metrics?.actions.inc({ kind, outcome: decision.retry ? 'retried' : 'failed' });
+    if (durationMs !== null) metrics?.duration.observe({ kind }, durationMs / 1000);
+    const logFields = { runId: job.id, kind, attempt: rows[0]?.attempts ?? job.attempt, error: messageOf(error) };
+    if (decision.retry) {
+      logger.info({ ...logFields, retryInMs: decision.delayMs }, 'action attempt failed; will retry');
+      return;
+    }
+    logger.warn({ ...logFields, reason: decision.reason }, 'action failed; dead-lettered');
+    let outbox: OutboxJob | undefined;
+    try {
+      outbox = outboxJobFromData(job.data);
+    } catch {
+      outbox = undefined;
+    }
+    if (outbox) {
+      await emitSafely([
+        actionLifecycleEvent('failed', outbox, kind, rows[0]?.attempts ?? job.attempt, {
+          status: 'failed',
+          error: truncate(decision.reason, 1_000),
+          ...(response ? { response_status: response.status } : {}),
+        }),
+      ]);
+    }
+  }
+
+  const worker = await queue.process({ concurrency: options.concurrency ?? 16, handle, onFailure });
+  return {
+    async close() {
+      await worker.close();
+      await guard.close();
+    },
+  };
+}

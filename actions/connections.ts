@@ -1,0 +1,166 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { Sql } from '../platform/ports/database.ts';
+import { PermanentActionError } from '../platform/ports/action-queue.ts';
+import {
+  connectionConfig,
+  connectionNamePattern,
+  secretFields,
+  type ConnectionConfig,
+  type ConnectionKind,
+  type ConnectionOf,
+  type RedactedConnection,
+} from '../schemas/connection.ts';
+
+/*
+ * The connections repository. Secret fields (per kind, see schemas/connection.ts) are encrypted
+ * together with AES-256-GCM under a 32-byte key from configuration (VIGIL_SECRET_KEY); the
+ * connection's name and kind are authenticated data, so a ciphertext cannot be moved to another
+ * row. Reads for the API return the redacted form; only `resolve` (used by action workers)
+ * decrypts, and its result never reaches a log or a response.
+ */
+
+export const redacted = '[redacted]';
+
+/** The key is missing or wrong, or a connection is missing: the action cannot run; not retried. */
+export class ConnectionError extends PermanentActionError {
+  override readonly name = 'ConnectionError';
+}
+
+/** Decodes VIGIL_SECRET_KEY (base64 or base64url of 32 bytes) or checks a raw key. */
+export function parseSecretKey(key: string | Uint8Array | undefined): Buffer | undefined {
+  if (key === undefined || key === '') return undefined;
+  const bytes = typeof key === 'string' ? Buffer.from(key.replace(/-/g, '+').replace(/_/g, '/'), 'base64') : Buffer.from(key);
+  if (bytes.length !== 32) throw new Error('the connection secret key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');
+  return bytes;
+}
+
+function keyId(key: Buffer): string {
+  return createHash('sha256').update('vigil-connection-key').update(key).digest('hex').slice(0, 16);
+}
+
+interface ConnectionRow {
+  name: string;
+  kind: ConnectionKind;
+  config: Record<string, unknown>;
+  secret_iv: Buffer;
+  secret_data: Buffer;
+  secret_tag: Buffer;
+  key_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function split(config: ConnectionConfig): { plain: Record<string, unknown>; secret: Record<string, unknown> } {
+  const plain: Record<string, unknown> = {};
+  const secret: Record<string, unknown> = {};
+  const secrets = new Set(secretFields[config.kind]);
+  for (const [field, value] of Object.entries(config)) {
+    if (value === undefined) continue;
+    if (secrets.has(field)) secret[field] = value;
+    else plain[field] = value;
+  }
+  return { plain, secret };
+}
+
+function aad(name: string, kind: string): Buffer {
+  return Buffer.from(`vigil-connection\u0000${name}\u0000${kind}`);
+}
+
+export interface ConnectionsRepository {
+  /** Validates and stores (insert or replace) a connection; returns it redacted. */
+  upsert(name: string, config: unknown): Promise<RedactedConnection>;
+  /** The connection with secrets replaced by "[redacted]"; undefined when absent. */
+  get(name: string): Promise<RedactedConnection | undefined>;
+  list(): Promise<RedactedConnection[]>;
+  /** Resolves to false when there was no such connection. */
+  delete(name: string): Promise<boolean>;
+  /** Decrypted, for action executors only. Throws ConnectionError when missing, of another kind, or undecryptable. */
+  resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>>;
+}
+
+export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Array | undefined): ConnectionsRepository {
+  const key = parseSecretKey(secretKey);
+
+  function requireKey(): Buffer {
+    if (!key) throw new ConnectionError('connections need a secret key: set VIGIL_SECRET_KEY to 32 random bytes in base64');
+    return key;
+  }
+
+  function redact(row: ConnectionRow): RedactedConnection {
+    const config: Record<string, unknown> = { kind: row.kind, ...row.config };
+    for (const field of secretFields[row.kind]) config[field] = redacted;
+    return {
+      name: row.name,
+      kind: row.kind,
+      config,
+      created_at: row.created_at.toISOString(),
+      updated_at: row.updated_at.toISOString(),
+    };
+  }
+
+  const columns = 'name, kind, config, secret_iv, secret_data, secret_tag, key_id, created_at, updated_at';
+
+  return {
+    async upsert(name, input) {
+      if (!connectionNamePattern.test(name)) throw new Error('connection names are 1-128 letters, digits, "_", "." or "-"');
+      const config = connectionConfig.parse(input);
+      const { plain, secret } = split(config);
+      const encryptionKey = requireKey();
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
+      cipher.setAAD(aad(name, config.kind));
+      const data = Buffer.concat([cipher.update(JSON.stringify(secret), 'utf8'), cipher.final()]);
+      const tag = cipher.getAuthTag();
+      const { kind: _kind, ...plainWithoutKind } = plain;
+      const [row] = await db.query<ConnectionRow>(
+        `INSERT INTO connections (name, kind, config, secret_iv, secret_data, secret_tag, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, config = EXCLUDED.config, secret_iv = EXCLUDED.secret_iv,
+           secret_data = EXCLUDED.secret_data, secret_tag = EXCLUDED.secret_tag, key_id = EXCLUDED.key_id, updated_at = now()
+         RETURNING ${columns}`,
+        [name, config.kind, JSON.stringify(plainWithoutKind), iv, data, tag, keyId(encryptionKey)],
+      );
+      return redact(row!);
+    },
+
+    async get(name) {
+      const [row] = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE name = $1`, [name]);
+      return row ? redact(row) : undefined;
+    },
+
+    async list() {
+      const rows = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections ORDER BY name`);
+      return rows.map(redact);
+    },
+
+    async delete(name) {
+      const rows = await db.query('DELETE FROM connections WHERE name = $1 RETURNING name', [name]);
+      return rows.length > 0;
+    },
+
+    async resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>> {
+      const [row] = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE name = $1`, [name]);
+      if (!row) throw new ConnectionError(`connection "${name}" does not exist`);
+      if (!(kinds as string[]).includes(row.kind)) {
+        throw new ConnectionError(`connection "${name}" is a ${row.kind} connection; this action needs a ${kinds.join(' or ')} connection`);
+      }
+      const decryptionKey = requireKey();
+      if (row.key_id !== keyId(decryptionKey)) {
+        throw new ConnectionError(`connection "${name}" was encrypted with another secret key than the configured VIGIL_SECRET_KEY`);
+      }
+      let secret: Record<string, unknown>;
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', decryptionKey, row.secret_iv);
+        decipher.setAAD(aad(row.name, row.kind));
+        decipher.setAuthTag(row.secret_tag);
+        const plain = Buffer.concat([decipher.update(row.secret_data), decipher.final()]).toString('utf8');
+        secret = JSON.parse(plain) as Record<string, unknown>;
+      } catch {
+        throw new ConnectionError(`connection "${name}" cannot be decrypted (wrong key or tampered data)`);
+      }
+      const parsed = connectionConfig.safeParse({ kind: row.kind, ...row.config, ...secret });
+      if (!parsed.success) throw new ConnectionError(`connection "${name}" is invalid: ${parsed.error.issues[0]?.message ?? 'unknown error'}`);
+      return parsed.data as ConnectionOf<K>;
+    },
+  };
+}

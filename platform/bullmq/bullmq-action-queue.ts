@@ -1,0 +1,234 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import {
+  decideAfterFailure,
+  type ActionJob,
+  type ActionQueue,
+  type DeadLetter,
+  type EnqueueRequest,
+  type ProcessOptions,
+  type QueueWorker,
+  type RetryPolicy,
+} from '../ports/action-queue.ts';
+
+export interface BullmqActionQueueOptions {
+  /** redis://[user:password@]host:port[/db] or rediss://… */
+  readonly redisUrl: string;
+  /** BullMQ queue name (default `vigil.actions`). */
+  readonly queueName?: string;
+  /** Redis key prefix (default `vigil`). Tests use a unique one per file. */
+  readonly prefix?: string;
+  /**
+   * How long a worker holds a job lock without renewing it (default 30 s). A worker that dies
+   * mid-job loses the lock after this long; another worker's stalled check then restarts the job.
+   */
+  readonly lockDurationMs?: number;
+  /** How often workers look for jobs whose worker died (default 30 s). */
+  readonly stalledIntervalMs?: number;
+  /** Times a job may be restarted after its worker died before it is dead-lettered (default 3). */
+  readonly maxStalledCount?: number;
+  /** Completed jobs are kept this long so that a re-enqueue of their id is still deduplicated (default 24 h). */
+  readonly keepCompletedMs?: number;
+  /** Dead letters are kept this long (default 30 days). */
+  readonly keepDeadMs?: number;
+  /** An enqueue not acknowledged by Redis within this time rejects (default 5 s). */
+  readonly enqueueTimeoutMs?: number;
+  /** Called with errors of the Redis connections (they reconnect on their own). */
+  readonly onError?: (error: Error) => void;
+}
+
+/** What is stored as a BullMQ job's data. */
+interface Envelope {
+  /** The caller's payload. */
+  readonly d: unknown;
+  /** The retry policy. */
+  readonly p: RetryPolicy;
+  /** When the job was enqueued or retried from the dead-letter list (ms since epoch): origin of max age. */
+  readonly o: number;
+}
+
+/** Thrown to BullMQ to retry with the delay the shared policy decided. */
+class DecidedRetry extends Error {
+  override readonly name = 'DecidedRetry';
+  readonly delayMs: number;
+  constructor(message: string, delayMs: number) {
+    super(message);
+    this.delayMs = delayMs;
+  }
+}
+
+function redisConnection(url: string, forProducer: boolean): Record<string, unknown> {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    host: parsed.hostname,
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    db,
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    // Producers fail fast while Redis is away (the outbox keeps the work); workers wait for it.
+    ...(forProducer ? { maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),
+    retryStrategy: (times: number) => Math.min(200 * times, 2_000),
+  };
+}
+
+function toEnvelope(value: unknown): Envelope {
+  return value as Envelope;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The ActionQueue port on BullMQ (Redis). */
+/** Opens without waiting for Redis: while it is away, enqueue rejects and workers wait for it. */
+export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promise<ActionQueue> {
+  const name = options.queueName ?? 'vigil.actions';
+  const prefix = options.prefix ?? 'vigil';
+  const onError = options.onError ?? (() => undefined);
+  const keepCompletedS = Math.ceil((options.keepCompletedMs ?? 24 * 3_600_000) / 1000);
+  const keepDeadS = Math.ceil((options.keepDeadMs ?? 30 * 24 * 3_600_000) / 1000);
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5_000;
+
+  const queue = new Queue(name, {
+    connection: redisConnection(options.redisUrl, true),
+    prefix,
+  });
+  queue.on('error', onError);
+  const workers = new Set<Worker>();
+
+  async function findDead(id: string): Promise<Job | undefined> {
+    const job = (await queue.getJob(id)) as Job | undefined;
+    if (!job) return undefined;
+    return (await job.isFailed()) ? job : undefined;
+  }
+
+  return Promise.resolve({
+    async enqueue(jobs: readonly EnqueueRequest[]): Promise<void> {
+      if (jobs.length === 0) return;
+      const now = Date.now();
+      await withTimeout(
+        queue.addBulk(
+          jobs.map((job) => ({
+            name: 'action',
+            data: { d: job.data, p: job.policy, o: now } satisfies Envelope,
+            opts: {
+              jobId: job.id,
+              attempts: Math.max(1, job.policy.attempts),
+              backoff: { type: 'vigil' },
+              delay: job.delayMs ?? 0,
+              removeOnComplete: { age: keepCompletedS },
+              removeOnFail: { age: keepDeadS },
+            },
+          })),
+        ),
+        enqueueTimeoutMs,
+        'enqueue',
+      );
+    },
+
+    async process(processOptions: ProcessOptions): Promise<QueueWorker> {
+      const worker = new Worker(
+        name,
+        async (job: Job, _token?: string, signal?: AbortSignal) => {
+          const envelope = toEnvelope(job.data);
+          const actionJob: ActionJob = {
+            id: job.id ?? '',
+            data: envelope.d,
+            attempt: job.attemptsMade + 1,
+            policy: envelope.p,
+            enqueuedAt: new Date(envelope.o),
+          };
+          try {
+            await processOptions.handle(actionJob, signal ?? new AbortController().signal);
+          } catch (error) {
+            const decision = decideAfterFailure(actionJob, error);
+            if (processOptions.onFailure) {
+              await processOptions.onFailure(actionJob, error, decision).catch((hookError: unknown) => {
+                onError(hookError instanceof Error ? hookError : new Error(String(hookError)));
+              });
+            }
+            if (decision.retry) throw new DecidedRetry(error instanceof Error ? error.message : String(error), decision.delayMs);
+            throw new UnrecoverableError(decision.reason);
+          }
+        },
+        {
+          connection: redisConnection(options.redisUrl, false),
+          prefix,
+          concurrency: Math.max(1, processOptions.concurrency),
+          lockDuration: options.lockDurationMs ?? 30_000,
+          stalledInterval: options.stalledIntervalMs ?? 30_000,
+          maxStalledCount: options.maxStalledCount ?? 3,
+          settings: {
+            backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) =>
+              error instanceof DecidedRetry ? error.delayMs : 0,
+          },
+        },
+      );
+      worker.on('error', onError);
+      workers.add(worker);
+      await worker.waitUntilReady();
+      return {
+        async close() {
+          workers.delete(worker);
+          await worker.close();
+        },
+      };
+    },
+
+    async deadLetters(listOptions?: { readonly limit?: number }): Promise<DeadLetter[]> {
+      const limit = listOptions?.limit ?? 100;
+      const jobs = (await queue.getFailed(0, limit - 1)) as Job[];
+      return jobs.map((job) => ({
+        id: job.id ?? '',
+        data: toEnvelope(job.data).d,
+        reason: job.failedReason,
+        attempts: job.attemptsMade,
+        failedAt: new Date(job.finishedOn ?? job.timestamp),
+      }));
+    },
+
+    async retryDeadLetter(id: string): Promise<boolean> {
+      const job = await findDead(id);
+      if (!job) return false;
+      const envelope = toEnvelope(job.data);
+      await job.updateData({ ...envelope, o: Date.now() } satisfies Envelope);
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    },
+
+    async state(id: string) {
+      const state = await queue.getJobState(id);
+      switch (state) {
+        case 'waiting':
+        case 'prioritized':
+        case 'waiting-children':
+          return 'waiting';
+        case 'delayed':
+          return 'delayed';
+        case 'active':
+          return 'active';
+        case 'completed':
+          return 'completed';
+        case 'failed':
+          return 'dead';
+        default:
+          return undefined;
+      }
+    },
+
+    async check(): Promise<void> {
+      await withTimeout(queue.getJobCountByTypes('wait'), 2_000, 'redis check');
+    },
+
+    async close(): Promise<void> {
+      await Promise.all([...workers].map((worker) => worker.close()));
+      workers.clear();
+      await queue.close();
+    },
+  });
+}
