@@ -1,18 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { startActionWorkers } from '../actions/action-worker.ts';
+import { startOutboxRelay } from '../actions/outbox-relay.ts';
+import { startEventPersister } from '../api/events/event-persister.ts';
 import type { Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
-import { createMetrics } from '../platform/metrics.ts';
-import { startEventPersister } from '../api/events/event-persister.ts';
+import { createMetrics, type Metrics } from '../platform/metrics.ts';
 import { startApiRole } from '../platform/runtime/api-role.ts';
-import { openInfrastructure } from '../platform/runtime/infrastructure.ts';
+import { openInfrastructure, type Infrastructure } from '../platform/runtime/infrastructure.ts';
+import { startDeadlineTimer, startLifecycleEventRelay, startTriggerEvaluator } from '../triggers/index.ts';
 
 export const roles = ['ingest', 'api', 'triggers', 'actions'] as const;
 export type Role = (typeof roles)[number];
 
 interface Stoppable {
   close(): Promise<void>;
+}
+
+interface RoleContext {
+  readonly config: Config;
+  readonly infrastructure: Infrastructure;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
 /**
@@ -32,13 +42,55 @@ async function embeddedAdminKey(config: Config): Promise<{ key: string; generate
   }
 }
 
+/** The trigger evaluator consumer group, its deadline timer and the lifecycle-event relay. */
+async function startTriggersRole({ config, infrastructure, logger, metrics }: RoleContext): Promise<Stoppable[]> {
+  const { db, log } = infrastructure;
+  const triggersLogger = logger.child({ component: 'triggers' });
+  const evaluator = await startTriggerEvaluator({ db, log, logger: triggersLogger, metrics: metrics.registry, allowedLatenessMs: config.VIGIL_ALLOWED_LATENESS_MS });
+  const timer = await startDeadlineTimer({ db, logger: triggersLogger, metrics: metrics.registry, catalog: evaluator.catalog, allowedLatenessMs: config.VIGIL_ALLOWED_LATENESS_MS });
+  const relay = await startLifecycleEventRelay({ db, log, logger: triggersLogger });
+  return [evaluator, timer, relay];
+}
+
+/** The outbox relay into the action queue and the workers that run the actions. */
+async function startActionsRole({ config, infrastructure, logger, metrics }: RoleContext): Promise<Stoppable[]> {
+  const { db, log, queue } = infrastructure;
+  const actionsLogger = logger.child({ component: 'actions' });
+  if (!config.VIGIL_SECRET_KEY) actionsLogger.warn('VIGIL_SECRET_KEY is not set: actions that use a connection will fail until it is');
+  const relay = await startOutboxRelay({ db, queue, logger: actionsLogger });
+  const workers = await startActionWorkers({
+    db,
+    queue,
+    emit: (events) => log.append(events),
+    logger: actionsLogger,
+    concurrency: config.VIGIL_ACTION_CONCURRENCY,
+    ...(config.VIGIL_SECRET_KEY ? { secretKey: config.VIGIL_SECRET_KEY } : {}),
+    egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
+    metrics: metrics.registry,
+  });
+  return [relay, workers];
+}
+
 /** `vigil start`: opens the infrastructure and runs the given roles until SIGINT or SIGTERM. */
 export async function startVigil(config: Config, selected: readonly Role[]): Promise<void> {
   const startedAt = performance.now();
   const logger: Logger = createLogger(config.VIGIL_LOG_LEVEL);
   const metrics = createMetrics();
   const infrastructure = await openInfrastructure(config, logger);
+  const context: RoleContext = { config, infrastructure, logger, metrics };
   const running: Stoppable[] = [];
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    for (const part of running.reverse()) await part.close().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
+    await infrastructure.close().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 
   let adminKey = config.VIGIL_ADMIN_KEY;
   let announceKey = false;
@@ -50,6 +102,11 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
     logger.warn('VIGIL_ADMIN_KEY is not set: only keys created with `vigil keys create` can call the API');
   }
 
+  if (selected.includes('triggers')) running.push(...(await startTriggersRole(context)));
+  if (selected.includes('actions')) running.push(...(await startActionsRole(context)));
+  if (selected.includes('api')) {
+    running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
+  }
   if (selected.includes('ingest') || selected.includes('api')) {
     const api = await startApiRole({
       db: infrastructure.db,
@@ -62,27 +119,13 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       port: config.VIGIL_PORT,
     });
     running.push(api);
-    if (selected.includes('api')) {
-      running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
-    }
-    logger.info({ url: api.url, mode: config.mode, roles: selected, ready_ms: Math.round(performance.now() - startedAt) }, 'vigil is ready');
     if (announceKey) {
       process.stdout.write(
         `\nVigil is running at ${api.url} (embedded mode, data in ${resolve(config.VIGIL_DATA_DIR)}).\n` +
           `Local admin API key (also saved in ${join(resolve(config.VIGIL_DATA_DIR), 'admin-key')}):\n\n  ${adminKey}\n\n`,
       );
     }
+    logger.info({ url: api.url, mode: config.mode, roles: selected }, 'listening');
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping');
-    for (const part of running.reverse()) await part.close().catch((error: unknown) => logger.error({ err: error }, 'stop failed'));
-    await infrastructure.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  logger.info({ mode: config.mode, roles: selected, ready_ms: Math.round(performance.now() - startedAt) }, 'vigil is ready');
 }

@@ -51,6 +51,13 @@ const environmentSchema = z.object({
   VIGIL_RATE_LIMIT_PER_MINUTE: positiveInt.default(6_000),
   VIGIL_APPEND_TIMEOUT_MS: positiveInt.default(10_000),
   VIGIL_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(7),
+  VIGIL_ALLOWED_LATENESS_MS: z.coerce.number().int('must be a whole number').min(0).default(300_000),
+  VIGIL_ACTION_CONCURRENCY: positiveInt.max(1024).default(16),
+  VIGIL_EGRESS_ALLOWLIST: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(',').map((entry) => entry.trim()).filter(Boolean) : []))
+    .refine((entries) => entries.every((entry) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry)), 'must be a comma-separated list of IP addresses or CIDR ranges'),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

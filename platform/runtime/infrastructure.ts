@@ -2,9 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { openPgliteDatabase } from '../embedded/pglite-database.ts';
+import { createTableEventLog } from '../embedded/table-event-log.ts';
 import { createKafkaEventLog } from '../kafka/kafka-event-log.ts';
 import type { Logger } from '../logger.ts';
 import { migrate } from '../migrations/migrate.ts';
+import { openBullmqActionQueue } from '../bullmq/bullmq-action-queue.ts';
+import { createTableActionQueue } from '../embedded/table-action-queue.ts';
+import type { ActionQueue } from '../ports/action-queue.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventLog } from '../ports/event-log.ts';
 import { createPostgresDatabase } from '../postgres/postgres-database.ts';
@@ -14,6 +18,7 @@ export interface Infrastructure {
   readonly mode: Config['mode'];
   readonly db: Database;
   readonly log: EventLog;
+  readonly queue: ActionQueue;
   close(): Promise<void>;
 }
 
@@ -23,11 +28,14 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   const log = await openEventLog(config, db, logger);
+  const queue = await openActionQueue(config, db, logger);
   return {
     mode: config.mode,
     db,
     log,
+    queue,
     async close() {
+      await queue.close();
       await log.close();
       await db.close();
     },
@@ -41,7 +49,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   return openPgliteDatabase({ dataDir: join(dataDir, 'store') });
 }
 
-async function openEventLog(config: Config, _db: Database, logger: Logger): Promise<EventLog> {
+async function openEventLog(config: Config, db: Database, logger: Logger): Promise<EventLog> {
   if (config.mode === 'distributed') {
     return createKafkaEventLog({
       brokers: config.KAFKA_BROKERS!,
@@ -52,5 +60,19 @@ async function openEventLog(config: Config, _db: Database, logger: Logger): Prom
       logger: logger.child({ component: 'kafka' }),
     });
   }
-  throw new Error('the embedded event log is not available yet');
+  // Embedded: the log is a table of the same PGlite store (docs/decisions/0301); its partition
+  // count is fixed when the log is created, like a Kafka topic's.
+  return createTableEventLog({
+    db,
+    partitions: config.VIGIL_KAFKA_PARTITIONS,
+    appendTimeoutMs: config.VIGIL_APPEND_TIMEOUT_MS,
+  });
+}
+
+async function openActionQueue(config: Config, db: Database, logger: Logger): Promise<ActionQueue> {
+  if (config.mode === 'distributed') {
+    const queueLogger = logger.child({ component: 'bullmq' });
+    return openBullmqActionQueue({ redisUrl: config.REDIS_URL!, onError: (error) => queueLogger.warn({ err: error }, 'action queue connection problem') });
+  }
+  return createTableActionQueue({ db });
 }
