@@ -1,8 +1,8 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import { incomingEvent, type IncomingEvent, type VigilEvent } from '../schemas/event.ts';
 import { eventLimits } from '../schemas/limits.ts';
 import type { ItemProblem } from '../api/http-error.ts';
+import { newEventId } from './event-ids.ts';
 
 export type NormalizeResult =
   | { readonly ok: true; readonly events: VigilEvent[] }
@@ -56,7 +56,7 @@ export function normalizeEvents(items: readonly unknown[], received: Date): Norm
 
 function complete(event: IncomingEvent, receivedIso: string): VigilEvent {
   return {
-    id: event.id ?? uuidv7(),
+    id: event.id ?? newEventId(),
     occurred: event.occurred ? new Date(event.occurred).toISOString() : receivedIso,
     received: receivedIso,
     event: event.event,

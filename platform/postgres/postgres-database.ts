@@ -32,6 +32,11 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     query,
     async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
       const client = await pool.connect();
+      // pg listens for errors only on idle clients: one lost mid-transaction (a database
+      // restart) would emit an unhandled 'error' and end the process. The failed query
+      // rejects on its own and the transaction's caller sees that.
+      const ignore = () => undefined;
+      client.on('error', ignore);
       try {
         await client.query('BEGIN');
         const tx: Sql = {
@@ -45,6 +50,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
+        client.off('error', ignore);
         client.release();
       }
     },

@@ -1,0 +1,162 @@
+import type { Registry } from 'prom-client';
+import type { Database, Sql } from '../platform/ports/database.ts';
+import type { EventLog, LogBatch, LogRecord, Subscription } from '../platform/ports/event-log.ts';
+import { startAutomationCatalog, silentLogger, type AutomationCatalog, type CatalogSnapshot, type Logger } from './automation-catalog.ts';
+import { triggerMetrics, type TriggerMetrics } from './metrics.ts';
+import type { Route, TriggerProgram } from './trigger-program.ts';
+import { createWriteBatch, lockStates, refKey, type StateWant } from './trigger-state-store.ts';
+import { withTransientRetry } from './transient-retry.ts';
+
+/**
+ * The trigger evaluator: a consumer group over the event log. Each batch is applied in ONE
+ * database transaction — window state, firings, action outbox rows, lifecycle events and the
+ * consumer positions of the batch's partitions. The positions live in `consumer_positions`
+ * and are read back (under a row lock) at the start of every batch, so records a previous
+ * owner of the partition already applied are skipped: a crash, restart or rebalance neither
+ * loses nor doubles a count or a firing.
+ */
+export interface TriggerEvaluatorOptions {
+  readonly db: Database;
+  readonly log: EventLog;
+  readonly logger?: Logger;
+  /** Consumer group (default "vigil-triggers"). */
+  readonly group?: string;
+  /** Events later than this behind their key's latest event time are reported, not counted (default 5 min). */
+  readonly allowedLatenessMs?: number;
+  readonly metrics?: Registry;
+  /** A catalog to share (with the deadline timer); one is started otherwise. */
+  readonly catalog?: AutomationCatalog;
+  readonly maxBatchSize?: number;
+  /** Clock (tests). */
+  readonly now?: () => number;
+}
+
+export interface TriggerEvaluator {
+  readonly catalog: AutomationCatalog;
+  close(): Promise<void>;
+}
+
+export const defaultAllowedLatenessMs = 5 * 60_000;
+export const defaultGroup = 'vigil-triggers';
+
+interface Routed {
+  readonly record: LogRecord;
+  readonly matches: ReadonlyArray<{ program: TriggerProgram; route: Route }>;
+}
+
+/** Applies one batch in the given transaction. Exported for tests and benchmarks. */
+export async function applyBatch(
+  tx: Sql,
+  group: string,
+  batch: LogBatch,
+  snapshot: CatalogSnapshot,
+  options: { allowedLatenessMs: number; now: number; metrics: TriggerMetrics },
+): Promise<{ applied: number; skipped: number; firings: number }> {
+  const partitions = [...batch.nextPositions.keys()].sort((a, b) => a - b);
+  await tx.query(
+    `INSERT INTO consumer_positions (consumer_group, partition, next_offset)
+     SELECT $1, p, 0 FROM unnest($2::int[]) AS p ORDER BY p ON CONFLICT DO NOTHING`,
+    [group, partitions],
+  );
+  const stored = await tx.query<{ partition: number; next_offset: bigint }>(
+    `SELECT partition, next_offset FROM consumer_positions WHERE consumer_group = $1 AND partition = ANY($2::int[])
+     ORDER BY partition FOR UPDATE`,
+    [group, partitions],
+  );
+  const from = new Map(stored.map((r) => [r.partition, BigInt(r.next_offset)]));
+  const fresh = batch.records.filter((r) => r.offset >= (from.get(r.partition) ?? 0n));
+
+  const routed: Routed[] = fresh.map((record) => ({ record, matches: snapshot.route(record.event) }));
+  const wants: StateWant[] = [];
+  let matched = 0;
+  for (const r of routed) {
+    for (const { program, route } of r.matches) {
+      matched++;
+      const t = Date.parse(r.record.event.occurred);
+      wants.push({ program, stateKey: route.stateKey, forEach: route.forEach, initial: () => program.initialState(options.now, Number.isNaN(t) ? null : t) });
+    }
+  }
+  options.metrics.eventsMatched(matched);
+  const refs = await lockStates(tx, wants);
+  const writes = createWriteBatch(options.allowedLatenessMs);
+  for (const r of routed) {
+    for (const { program, route } of r.matches) {
+      const ref = refs.get(refKey(program.automation.name, route.stateKey))!;
+      writes.apply(ref, program.onEvent(ref.state, r.record.event, route, options.now), options.now);
+    }
+  }
+  await writes.flush(tx, options.metrics);
+
+  const next = partitions.map((p) => {
+    const n = batch.nextPositions.get(p)!;
+    const s = from.get(p) ?? 0n;
+    return (n > s ? n : s).toString();
+  });
+  await tx.query(
+    `UPDATE consumer_positions c SET next_offset = u.next_offset, updated_at = now()
+     FROM unnest($2::int[], $3::bigint[]) AS u(partition, next_offset)
+     WHERE c.consumer_group = $1 AND c.partition = u.partition`,
+    [group, partitions, next],
+  );
+  return { applied: fresh.length, skipped: batch.records.length - fresh.length, firings: writes.firings };
+}
+
+/** Positions stored for the group, for the partitions just assigned. */
+export async function storedPositions(db: Database, group: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
+  const rows = await db.query<{ partition: number; next_offset: bigint }>(
+    'SELECT partition, next_offset FROM consumer_positions WHERE consumer_group = $1 AND partition = ANY($2::int[])',
+    [group, [...partitions]],
+  );
+  return new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+}
+
+export async function startTriggerEvaluator(options: TriggerEvaluatorOptions): Promise<TriggerEvaluator> {
+  const { db, log } = options;
+  const logger = options.logger ?? silentLogger;
+  const group = options.group ?? defaultGroup;
+  const allowedLatenessMs = options.allowedLatenessMs ?? defaultAllowedLatenessMs;
+  const metrics = triggerMetrics(options.metrics);
+  const now = options.now ?? Date.now;
+  const ownCatalog = options.catalog === undefined;
+  const catalog = options.catalog ?? (await startAutomationCatalog({ db, allowedLatenessMs, logger }));
+  let closed = false;
+  let subscription: Subscription | null = null;
+  let restartTimer: NodeJS.Timeout | null = null;
+
+  const handle = async (batch: LogBatch): Promise<void> => {
+    metrics.eventsConsumed(batch.records.length);
+    await withTransientRetry(
+      () => db.transaction((tx) => applyBatch(tx, group, batch, catalog.current(), { allowedLatenessMs, now: now(), metrics })),
+      { isClosed: () => closed, logger, what: 'trigger batch' },
+    );
+  };
+
+  const subscribe = async (): Promise<void> => {
+    subscription = await log.consume({
+      group,
+      handle,
+      maxBatchSize: options.maxBatchSize ?? 500,
+      positions: (partitions) => withTransientRetry(() => storedPositions(db, group, partitions), { isClosed: () => closed, logger, what: 'read positions' }),
+      onError: (error) => {
+        if (closed) return;
+        logger.error({ err: error }, 'trigger evaluator subscription stopped; resubscribing');
+        subscription = null;
+        restartTimer = setTimeout(() => {
+          restartTimer = null;
+          if (!closed) subscribe().catch((e: unknown) => logger.error({ err: e }, 'resubscribe failed'));
+        }, 1_000);
+      },
+    });
+  };
+  await subscribe();
+
+  return {
+    catalog,
+    async close() {
+      closed = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      await subscription?.close();
+      if (ownCatalog) await catalog.close();
+    },
+  };
+}
