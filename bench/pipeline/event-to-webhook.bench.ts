@@ -1,0 +1,130 @@
+/**
+ * End-to-end latency from `POST /api/events` to the webhook arriving, through every stage of the
+ * distributed pipeline: intake → Kafka → trigger evaluator (Postgres transaction, outbox) →
+ * relay → BullMQ → action worker → HTTP receiver. 1,000 automations, events at a steady rate
+ * (default 1,000/s), each event firing exactly one automation. Vigil runs as its own
+ * `vigil start` process. Target (DESIGN §8): p50 ≤ 20 ms, p99 ≤ 100 ms at 1,000 events/s.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
+import { migrate } from '../../platform/migrations/migrate.ts';
+import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
+import { createAutomationRepository } from '../../triggers/automation-repository.ts';
+import { waitFor } from '../../test/support/wait-for.ts';
+
+const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:54329/vigil';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
+const automations = Number(process.env.BENCH_AUTOMATIONS ?? 1_000);
+const ratePerSecond = Number(process.env.BENCH_RATE ?? 1_000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+export async function run(): Promise<Record<string, number | string>> {
+  const tag = randomBytes(4).toString('hex');
+  const arrivals = new Map<string, number>();
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string };
+      if (!arrivals.has(body.id)) arrivals.set(body.id, performance.timeOrigin + performance.now());
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+  // A database of its own, with the automations in place before Vigil starts.
+  const adminDb = createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
+  const dbName = `vigil_bench_${tag}`;
+  await adminDb.query(`CREATE DATABASE ${dbName}`);
+  await adminDb.close();
+  const url = new URL(databaseUrl);
+  url.pathname = `/${dbName}`;
+  const db = createPostgresDatabase({ url: url.toString(), poolSize: 4 });
+  await migrate(db);
+  const repository = createAutomationRepository(db);
+  for (let index = 0; index < automations; index++) {
+    const result = await repository.upsert({
+      name: `bench-${index}`,
+      trigger: { type: 'event', expect: [`bench.e2e.n${index}`] },
+      actions: [{ kind: 'call-webhook', url: hookUrl, body: { id: '{{ event.id }}' }, retry: { attempts: 3, backoff: '100ms' } }],
+    });
+    if (!result.ok) throw new Error(`automation rejected: ${JSON.stringify(result.errors)}`);
+  }
+  await db.close();
+
+  const key = `bench-admin-${randomBytes(16).toString('hex')}`;
+  const port = 7792;
+  const vigil = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('../../cli/main.ts', import.meta.url).pathname, 'start'], {
+    env: {
+      ...process.env,
+      VIGIL_PORT: String(port),
+      VIGIL_ADMIN_KEY: key,
+      VIGIL_LOG_LEVEL: 'warn',
+      VIGIL_KAFKA_TOPIC: `vigil.bench.e2e.${tag}`,
+      VIGIL_RATE_LIMIT_PER_MINUTE: '100000000',
+      VIGIL_EGRESS_ALLOWLIST: '127.0.0.1',
+      DATABASE_URL: url.toString(),
+      KAFKA_BROKERS: brokers,
+      REDIS_URL: redisUrl,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const dispatcher = new Agent({ connections: 16 });
+  const sentAt = new Map<string, number>();
+  const send = async (index: number) => {
+    const id = `e2e-${tag}-${index}`;
+    sentAt.set(id, performance.timeOrigin + performance.now());
+    const response = await request(`${base}/api/events`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ id, event: `bench.e2e.n${index % automations}`, resource: { id: `bench.resource.${index % 97}` } }),
+    });
+    await response.body.dump();
+    if (response.statusCode !== 202) throw new Error(`intake answered ${response.statusCode}`);
+  };
+  try {
+    await waitFor('vigil to be ready', async () => (await fetch(`${base}/readyz`)).ok, 60_000, 200);
+    // Warm-up: the consumer groups join and every stage has run once.
+    const warm = 50;
+    for (let index = 0; index < warm; index++) await send(index);
+    await waitFor('the warm-up webhooks', () => arrivals.size >= warm, 60_000);
+
+    const total = ratePerSecond * seconds;
+    const started = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let index = warm; index < warm + total; index++) {
+      const due = started + ((index - warm) * 1000) / ratePerSecond;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      inFlight.push(send(index));
+    }
+    await Promise.all(inFlight);
+    await waitFor(`all ${total} webhooks`, () => arrivals.size >= warm + total, 120_000, 100);
+    const latencies = [...sentAt.entries()].slice(warm).map(([id, sent]) => arrivals.get(id)! - sent).sort((a, b) => a - b);
+    return {
+      automations,
+      'events/s offered': ratePerSecond,
+      events: total,
+      'latency p50 (ms)': Math.round(percentile(latencies, 50) * 10) / 10,
+      'latency p90 (ms)': Math.round(percentile(latencies, 90) * 10) / 10,
+      'latency p99 (ms)': Math.round(percentile(latencies, 99) * 10) / 10,
+      'latency max (ms)': Math.round((latencies.at(-1) ?? Number.NaN) * 10) / 10,
+      'webhooks received': arrivals.size - warm,
+    };
+  } finally {
+    vigil.kill('SIGTERM');
+    await dispatcher.close();
+    receiver.close();
+  }
+}
