@@ -15,6 +15,8 @@ export interface IntakeBatch {
   readonly problems?: readonly ItemProblem[];
   /** Translates a native path into the source format's terms for error messages. */
   readonly sourcePath?: (nativePath: string) => string;
+  /** Size of the request body the items came from. */
+  readonly sourceBytes?: number;
 }
 
 export interface IntakeResult {
@@ -60,7 +62,7 @@ export function createEventIntake(options: { log: EventLog; metrics: Metrics; no
       if (batch.items.length === 0) {
         throw new HttpError(422, 'invalid_events', 'the request holds no events');
       }
-      const result = normalizeEvents(batch.items, now());
+      const result = normalizeEvents(batch.items, now(), batch.sourceBytes);
       const mappingFailed = new Set((batch.problems ?? []).map((problem) => problem.index));
       const problems = [
         ...(batch.problems ?? []),

@@ -37,8 +37,10 @@ function eventsBatch(request: FastifyRequest): IntakeBatch {
     if (!Array.isArray(value)) throw new HttpError(400, 'malformed_cloudevent', 'a CloudEvents batch must be a JSON array');
     return { format: 'cloudevents', ...cloudEventsToNative(value) };
   }
-  if (jsonTypes.has(type)) return { format: 'native', items: asList(decodeJsonBody(body)) };
-  if (ndjsonTypes.has(type)) return { format: 'native', items: parseNdjson(decodeUtf8(body)) };
+  // Native events grow by at most the fields Vigil fills in, so the body size bounds each
+  // event's size (mapped formats can duplicate fields, so they are always measured).
+  if (jsonTypes.has(type)) return { format: 'native', items: asList(decodeJsonBody(body)), sourceBytes: body.length };
+  if (ndjsonTypes.has(type)) return { format: 'native', items: parseNdjson(decodeUtf8(body)), sourceBytes: body.length };
   throw unsupportedMediaType(type, [...jsonTypes, ...ndjsonTypes, ...cloudEventTypes, ...cloudEventBatchTypes]);
 }
 
