@@ -1,0 +1,9 @@
+/** The Vigil TypeScript SDK. */
+export { VigilClient, sdkVersion, type VigilClientOptions } from './vigil-client.ts';
+export { VigilApiError, VigilDeliveryError, dropReasons, type ApiProblem, type DropReason } from './errors.ts';
+export type { EmitterStats, RetryInfo } from './event-batcher.ts';
+export type { StreamOptions } from './events-api.ts';
+export { AutomationsApi } from './automations-api.ts';
+export { EventsApi } from './events-api.ts';
+export { ActionRunsApi } from './action-runs-api.ts';
+export * from './types.ts';
