@@ -47,6 +47,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // One log line per request would drown the logs at ingest rates; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Automation names may be 128 characters; fastify's default refuses path parameters over 100.
+    maxParamLength: 256,
     // Live streams never end by themselves; closing the server ends them.
     forceCloseConnections: true,
   });

@@ -117,6 +117,9 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       rateLimitPerMinute: config.VIGIL_RATE_LIMIT_PER_MINUTE,
       host: config.VIGIL_HOST,
       port: config.VIGIL_PORT,
+      queue: infrastructure.queue,
+      secretKey: config.VIGIL_SECRET_KEY,
+      serve: (['ingest', 'api'] as const).filter((role) => selected.includes(role)),
     });
     running.push(api);
     if (announceKey) {

@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { createActionRunsRepository } from '../../actions/action-runs.ts';
+import { createConnectionsRepository } from '../../actions/connections.ts';
+import { registerActionRunRoutes } from '../../api/action-runs-routes.ts';
+import { registerAutomationRoutes } from '../../api/automations-routes.ts';
 import { createApiKeys } from '../../api/api-keys.ts';
+import { registerConnectionRoutes } from '../../api/connections-routes.ts';
 import { buildServer } from '../../api/server.ts';
 import { createEventHistory } from '../../api/events/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
@@ -8,6 +13,7 @@ import { createEventIntake } from '../../ingest/event-intake.ts';
 import { registerIntakeRoutes } from '../../ingest/intake-routes.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ActionQueue } from '../ports/action-queue.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventLog } from '../ports/event-log.ts';
 
@@ -20,6 +26,12 @@ export interface ApiRoleOptions {
   readonly rateLimitPerMinute: number;
   readonly host: string;
   readonly port: number;
+  /** The action queue: without it, the action runs routes (list, read, retry) are not mounted. */
+  readonly queue?: ActionQueue | undefined;
+  /** VIGIL_SECRET_KEY: without it, connections can be listed and deleted but not saved (409 secret_key_missing). */
+  readonly secretKey?: string | undefined;
+  /** Which route groups to serve: `ingest` (event intake), `api` (control plane and history). Default both. */
+  readonly serve?: ReadonlyArray<'ingest' | 'api'>;
 }
 
 export interface RunningApi {
@@ -31,10 +43,12 @@ export interface RunningApi {
 
 /** The HTTP role: intake and control plane on one fastify app. */
 export async function startApiRole(options: ApiRoleOptions): Promise<RunningApi> {
+  const serve = options.serve ?? ['ingest', 'api'];
   const apiKeys = createApiKeys(options.db, { adminKey: options.adminKey });
   const intake = createEventIntake({ log: options.log, metrics: options.metrics });
   const history = createEventHistory(options.db);
   const hub = createEventStreamHub(history, options.logger);
+  const actionRuns = options.queue ? createActionRunsRepository(options.db, options.queue) : undefined;
   const app = await buildServer({
     logger: options.logger,
     metrics: options.metrics,
@@ -44,7 +58,17 @@ export async function startApiRole(options: ApiRoleOptions): Promise<RunningApi>
       { name: 'event_log', check: () => options.log.check() },
       { name: 'database', check: () => options.db.check() },
     ],
-    routes: [(server) => registerIntakeRoutes(server, intake), (server) => registerEventRoutes(server, history, hub)],
+    routes: [
+      ...(serve.includes('ingest') ? [(server: FastifyInstance) => registerIntakeRoutes(server, intake)] : []),
+      ...(serve.includes('api')
+        ? [
+            (server: FastifyInstance) => registerEventRoutes(server, history, hub),
+            (server: FastifyInstance) => registerAutomationRoutes(server, options.db),
+            (server: FastifyInstance) => registerConnectionRoutes(server, createConnectionsRepository(options.db, options.secretKey)),
+            ...(actionRuns ? [(server: FastifyInstance) => registerActionRunRoutes(server, actionRuns)] : []),
+          ]
+        : []),
+    ],
   });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();

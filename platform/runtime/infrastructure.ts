@@ -72,7 +72,7 @@ async function openEventLog(config: Config, db: Database, logger: Logger): Promi
 async function openActionQueue(config: Config, db: Database, logger: Logger): Promise<ActionQueue> {
   if (config.mode === 'distributed') {
     const queueLogger = logger.child({ component: 'bullmq' });
-    return openBullmqActionQueue({ redisUrl: config.REDIS_URL!, onError: (error) => queueLogger.warn({ err: error }, 'action queue connection problem') });
+    return openBullmqActionQueue({ redisUrl: config.REDIS_URL!, prefix: config.VIGIL_REDIS_PREFIX, onError: (error) => queueLogger.warn({ err: error }, 'action queue connection problem') });
   }
   return createTableActionQueue({ db });
 }

@@ -1,0 +1,259 @@
+import type { Database } from '../../platform/ports/database.ts';
+import type { Automation } from '../../schemas/automation.ts';
+import type { VigilEvent } from '../../schemas/event.ts';
+import type { StoredAutomation } from '../../triggers/index.ts';
+import { globToLike } from '../events/event-history.ts';
+import type { AutomationPatch } from './automation-schemas.ts';
+
+/*
+ * The SQL the automations routes need beyond the automation repository (triggers/): a create
+ * that never replaces, an atomic partial update, the firings of an automation page by page,
+ * and the stored history of a time range for a dry run.
+ */
+
+/** An automation as the API shows it: the document with defaults, plus version and times. */
+export interface AutomationResource extends Automation {
+  readonly version: number;
+  readonly created_at: string;
+  readonly updated_at: string;
+}
+
+export function automationResource(stored: StoredAutomation): AutomationResource {
+  const a = stored.automation;
+  return {
+    name: a.name,
+    description: a.description,
+    enabled: stored.enabled,
+    tags: a.tags,
+    trigger: a.trigger,
+    actions: a.actions,
+    actions_on_resolve: a.actions_on_resolve,
+    version: Number(stored.version),
+    created_at: stored.createdAt.toISOString(),
+    updated_at: stored.updatedAt.toISOString(),
+  };
+}
+
+/** Inserts a validated automation; false when one of that name exists (nothing is changed then). */
+export async function createAutomation(db: Database, automation: Automation): Promise<boolean> {
+  const rows = await db.query('INSERT INTO automations (name, definition, enabled) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING name', [
+    automation.name,
+    JSON.stringify(automation),
+    automation.enabled,
+  ]);
+  return rows.length > 0;
+}
+
+/**
+ * Applies a partial update in one statement: the fields are merged into the stored document
+ * (and `enabled` into its column). Nothing is written — no version bump, no NOTIFY — when the
+ * result equals what is stored. False when there is no such automation.
+ */
+export async function patchAutomation(db: Database, name: string, patch: AutomationPatch): Promise<boolean> {
+  const fields: Record<string, unknown> = {};
+  if (patch.enabled !== undefined) fields['enabled'] = patch.enabled;
+  if (patch.description !== undefined) fields['description'] = patch.description;
+  if (patch.tags !== undefined) fields['tags'] = patch.tags;
+  return db.transaction(async (tx) => {
+    const exists = await tx.query<{ enabled: boolean }>('SELECT enabled FROM automations WHERE name = $1 FOR UPDATE', [name]);
+    if (exists.length === 0) return false;
+    const updated = await tx.query(
+      `UPDATE automations SET definition = definition || $2::jsonb, enabled = COALESCE($3::boolean, enabled), version = version + 1, updated_at = now()
+       WHERE name = $1 AND ((definition || $2::jsonb) IS DISTINCT FROM definition OR enabled IS DISTINCT FROM COALESCE($3::boolean, enabled))
+       RETURNING name`,
+      [name, JSON.stringify(fields), patch.enabled ?? null],
+    );
+    // As the repository does: a paused automation's deadlines do not fire; on resume the deadline timer re-arms them.
+    if (updated.length > 0 && patch.enabled === false) await tx.query('UPDATE trigger_state SET due_at = NULL WHERE automation_name = $1', [name]);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firings
+
+export interface FiringResource {
+  readonly id: string;
+  readonly status: 'triggered' | 'resolved';
+  readonly triggered_at: string;
+  readonly resolved_at: string | null;
+  readonly for_each: Readonly<Record<string, string>>;
+  readonly window: { readonly start: string; readonly end: string };
+  readonly count: number;
+  readonly deadline: string | null;
+  readonly event_ids: readonly string[];
+}
+
+interface FiringRow {
+  id: string;
+  status: 'triggered' | 'resolved';
+  triggered_at: Date;
+  resolved_at: Date | null;
+  for_each: Record<string, string>;
+  window_start: Date;
+  window_end: Date;
+  deadline: Date | null;
+  event_count: number;
+  event_ids: string[];
+  /** triggered_at with microseconds (UTC), for the cursor. */
+  position: string;
+}
+
+export interface FiringsCursor {
+  readonly triggeredAt: string;
+  readonly id: string;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function encodeFiringsCursor(cursor: FiringsCursor): string {
+  return Buffer.from(JSON.stringify([cursor.triggeredAt, cursor.id])).toString('base64url');
+}
+
+/** The cursor a page's `next` holds; undefined when the text is not one. */
+export function decodeFiringsCursor(text: string): FiringsCursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0])) && uuidPattern.test(value[1])) {
+      return { triggeredAt: value[0], id: value[1] };
+    }
+  } catch {
+    // not a cursor of ours
+  }
+  return undefined;
+}
+
+export interface FiringsFilter {
+  readonly status?: 'triggered' | 'resolved' | undefined;
+  readonly since?: Date | undefined;
+  readonly until?: Date | undefined;
+}
+
+/** An automation's firings, newest first (triggered_at, then id), `limit` at a time. */
+export async function firingsPage(db: Database, name: string, filter: FiringsFilter, limit: number, after?: FiringsCursor): Promise<{ firings: FiringResource[]; next?: string }> {
+  const params: unknown[] = [name];
+  const conditions = ['automation_name = $1'];
+  const add = (sql: (placeholder: string) => string, value: unknown): void => {
+    params.push(value);
+    conditions.push(sql(`$${params.length}`));
+  };
+  if (filter.status) add((p) => `status = ${p}`, filter.status);
+  if (filter.since) add((p) => `triggered_at >= ${p}`, filter.since);
+  if (filter.until) add((p) => `triggered_at < ${p}`, filter.until);
+  if (after) {
+    params.push(after.triggeredAt, after.id);
+    conditions.push(`(triggered_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(limit + 1);
+  const rows = await db.query<FiringRow>(
+    `SELECT id, status, triggered_at, resolved_at, for_each, window_start, window_end, deadline, event_count, event_ids,
+       to_char(triggered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position
+     FROM firings WHERE ${conditions.join(' AND ')}
+     ORDER BY triggered_at DESC, id DESC LIMIT $${params.length}`,
+    params,
+  );
+  const page = rows.slice(0, limit);
+  const firings = page.map(
+    (row): FiringResource => ({
+      id: row.id,
+      status: row.status,
+      triggered_at: row.triggered_at.toISOString(),
+      resolved_at: row.resolved_at?.toISOString() ?? null,
+      for_each: row.for_each,
+      window: { start: row.window_start.toISOString(), end: row.window_end.toISOString() },
+      count: row.event_count,
+      deadline: row.deadline?.toISOString() ?? null,
+      event_ids: row.event_ids,
+    }),
+  );
+  const last = page.at(-1);
+  return rows.length > limit && last ? { firings, next: encodeFiringsCursor({ triggeredAt: last.position, id: last.id }) } : { firings };
+}
+
+/** Whether any firing of this name is recorded (firings outlive their automation). */
+export async function hasFirings(db: Database, name: string): Promise<boolean> {
+  const rows = await db.query('SELECT 1 FROM firings WHERE automation_name = $1 LIMIT 1', [name]);
+  return rows.length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored history, for a dry run
+
+export interface HistoryRange {
+  readonly since: Date;
+  readonly until: Date;
+  /** Event-name globs (no `!`) the trigger listens to; null: every name. */
+  readonly names: readonly string[] | null;
+}
+
+function historyWhere(range: HistoryRange, params: unknown[]): string {
+  params.push(range.since, range.until);
+  const conditions = ['occurred >= $1', 'occurred < $2'];
+  if (range.names) {
+    const likes = range.names.map((glob) => {
+      params.push(globToLike(glob));
+      return `event LIKE $${params.length}`;
+    });
+    conditions.push(`(${likes.join(' OR ')})`);
+  }
+  return conditions.join(' AND ');
+}
+
+/** How many stored events the range holds, counting no further than `cap` + 1. */
+export async function countHistory(db: Database, range: HistoryRange, cap: number): Promise<number> {
+  const params: unknown[] = [];
+  const where = historyWhere(range, params);
+  params.push(cap + 1);
+  const [row] = await db.query<{ n: bigint }>(`SELECT count(*) AS n FROM (SELECT 1 FROM event_history WHERE ${where} LIMIT $${params.length}) s`, params);
+  return Number(row?.n ?? 0);
+}
+
+interface HistoryRow {
+  received: Date;
+  id: string;
+  occurred: Date;
+  event: string;
+  resource: VigilEvent['resource'];
+  related: VigilEvent['related'];
+  payload: VigilEvent['payload'];
+  follows: string | null;
+  /** occurred with microseconds, for the keyset. */
+  position: string;
+  received_position: string;
+}
+
+/** The stored events of the range, oldest first by occurred (then id, then received), `pageSize` at a time. */
+export async function* readHistory(db: Database, range: HistoryRange, pageSize = 5_000): AsyncGenerator<VigilEvent[]> {
+  let after: { occurred: string; id: string; received: string } | null = null;
+  for (;;) {
+    const params: unknown[] = [];
+    let where = historyWhere(range, params);
+    if (after) {
+      params.push(after.occurred, after.id, after.received);
+      where += ` AND (occurred, id, received) > ($${params.length - 2}::timestamptz, $${params.length - 1}, $${params.length}::timestamptz)`;
+    }
+    params.push(pageSize);
+    const rows: HistoryRow[] = await db.query<HistoryRow>(
+      `SELECT received, id, occurred, event, resource, related, payload, follows,
+         to_char(occurred AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
+         to_char(received AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_position
+       FROM event_history WHERE ${where} ORDER BY occurred, id, received LIMIT $${params.length}`,
+      params,
+    );
+    if (rows.length > 0) {
+      yield rows.map((row) => ({
+        id: row.id,
+        occurred: row.occurred.toISOString(),
+        received: row.received.toISOString(),
+        event: row.event,
+        resource: row.resource,
+        related: row.related,
+        payload: row.payload,
+        ...(row.follows !== null ? { follows: row.follows } : {}),
+      }));
+    }
+    const last = rows.at(-1);
+    if (rows.length < pageSize || !last) return;
+    after = { occurred: last.position, id: last.id, received: last.received_position };
+  }
+}
