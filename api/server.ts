@@ -48,7 +48,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Automation names may be 128 characters; fastify's default refuses path parameters over 100.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Live streams never end by themselves; closing the server ends them.
     forceCloseConnections: true,
   });
