@@ -67,6 +67,18 @@ function countInWindow(state: DeadlineState, config: DeadlineConfig): WindowEntr
   return state.entries.filter((e) => e.t >= state.open && e.t < end);
 }
 
+/**
+ * Events that occurred after the deadline, inside the grace period, and were needed to meet the
+ * threshold: they belong to the closing window and must not count again for the next one (which,
+ * by default, opens at this deadline). Grace events the window did not need stay for the next.
+ */
+function graceEntriesConsumed(inWindow: readonly WindowEntry[], deadline: number, threshold: number): Set<string> {
+  const onTime = inWindow.filter((e) => e.t < deadline).length;
+  const needed = Math.max(0, threshold - onTime);
+  const fromGrace = inWindow.filter((e) => e.t >= deadline).sort((a, b) => a.t - b.t);
+  return new Set(needed > 0 && fromGrace.length + onTime >= threshold ? fromGrace.slice(0, needed).map((e) => e.id) : []);
+}
+
 /** The timer: every deadline (+ grace) that passed by `now` closes its window, firing when it was missed. */
 export function deadlineOnTimer(state: DeadlineState, now: number, config: DeadlineConfig): WindowEffect[] {
   const effects: WindowEffect[] = [];
@@ -93,11 +105,12 @@ export function deadlineOnTimer(state: DeadlineState, now: number, config: Deadl
         resolvable: true,
       });
     }
+    const consumed = graceEntriesConsumed(inWindow, state.deadline, config.threshold);
     steps++;
     const next = config.schedule.nextDeadline(steps >= maxCatchUp ? Math.max(now - config.graceMs, state.deadline) : state.deadline);
     state.deadline = next;
     state.open = next === null ? state.open : config.schedule.opensFor(next);
-    state.entries = state.entries.filter((e) => e.t >= state.open);
+    state.entries = state.entries.filter((e) => e.t >= state.open && !consumed.has(e.id));
   }
   return effects;
 }
@@ -112,7 +125,10 @@ export function deadlineOnEvent(state: DeadlineState, event: VigilEvent, t: numb
   const resolved = state.unresolved.filter((f) => t >= f.windowStart);
   for (const firing of resolved) effects.push({ kind: 'resolve', firing, resolvedAt: now, event });
   state.unresolved = state.unresolved.filter((f) => t < f.windowStart);
-  if (t >= state.open) {
+  // Once the current window holds `threshold` on-time events, further on-time events change
+  // nothing: they are not stored, so the state stays small under a busy event stream.
+  const satisfied = state.deadline !== null && t < state.deadline && state.entries.filter((e) => e.t >= state.open && e.t < state.deadline!).length >= config.threshold;
+  if (t >= state.open && !satisfied) {
     state.entries.push({ id: event.id, t, event });
     const withEvents = state.entries.filter((e) => e.event);
     if (withEvents.length > maxReportedEvents) delete withEvents[0]!.event;

@@ -48,6 +48,36 @@ describe('proactive window', () => {
 describe('deadline window (calendar SLA)', () => {
   const sla = (by: string, timezone: string, opens?: string | number, graceMs = 0, threshold = 1): DeadlineConfig => ({ threshold, graceMs, schedule: deadlineSchedule(by, timezone, opens) });
 
+  it('an event in the grace period that saved one window does not also satisfy the next', () => {
+    const config = sla('0 9 * * *', 'UTC', undefined, 10 * 60_000);
+    const s = initialDeadlineState(at('2026-05-04T08:00:00Z'), config);
+    // 09:05 is late for the 09:00 deadline but inside its 10-minute grace: it saves day 1.
+    deadlineOnEvent(s, ev('sales.refreshed', '2026-05-04T09:05:00Z'), at('2026-05-04T09:05:00Z'), at('2026-05-04T09:05:00Z'), config);
+    assert.deepEqual(deadlineOnTimer(s, at('2026-05-04T09:10:00Z'), config), [], 'day 1 met within grace');
+    // No event on day 2: its window (opening at day 1's deadline) must not reuse the 09:05 event.
+    assert.deepEqual(kinds(deadlineOnTimer(s, at('2026-05-05T09:10:00Z'), config)), ['fire']);
+  });
+
+  it('a grace event the closing window did not need still counts for the next window', () => {
+    const config = sla('0 9 * * *', 'UTC', undefined, 10 * 60_000);
+    const s = initialDeadlineState(at('2026-05-04T08:00:00Z'), config);
+    deadlineOnEvent(s, ev('sales.refreshed', '2026-05-04T08:30:00Z'), at('2026-05-04T08:30:00Z'), at('2026-05-04T08:30:00Z'), config);
+    deadlineOnEvent(s, ev('sales.refreshed', '2026-05-04T09:05:00Z'), at('2026-05-04T09:05:00Z'), at('2026-05-04T09:05:00Z'), config);
+    assert.deepEqual(deadlineOnTimer(s, at('2026-05-04T09:10:00Z'), config), []);
+    assert.deepEqual(deadlineOnTimer(s, at('2026-05-05T09:10:00Z'), config), [], 'the 09:05 event is in day 2\'s window');
+  });
+
+  it('a busy stream of expected events keeps the state bounded once the window is met', () => {
+    const config = sla('0 9 * * *', 'UTC', undefined, 0, 3);
+    const s = initialDeadlineState(at('2026-05-04T00:00:00Z'), config);
+    for (let minute = 0; minute < 500; minute++) {
+      const iso = new Date(at('2026-05-04T00:00:00Z') + minute * 60_000).toISOString();
+      deadlineOnEvent(s, ev('sales.refreshed', iso), Date.parse(iso), Date.parse(iso), config);
+    }
+    assert.equal(s.entries.length, 3);
+    assert.deepEqual(deadlineOnTimer(s, at('2026-05-04T09:00:00Z'), config), []);
+  });
+
   it('fires at 09:00 Europe/Berlin across the spring DST change (08:00Z, then 07:00Z)', () => {
     const config = sla('0 9 * * *', 'Europe/Berlin');
     const s = initialDeadlineState(at('2026-03-27T12:00:00Z'), config);
