@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { incomingEvent, type IncomingEvent, type VigilEvent } from '../schemas/event.ts';
 import { eventLimits } from '../schemas/limits.ts';
 import type { ItemProblem } from '../api/http-error.ts';
-import { newEventId } from './event-ids.ts';
+import { newEventId } from '../schemas/event-id.ts';
 
 export type NormalizeResult =
   | { readonly ok: true; readonly events: VigilEvent[] }

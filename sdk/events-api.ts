@@ -2,7 +2,7 @@ import type { HttpTransport, Query } from './http-transport.ts';
 import { apiError } from './http-transport.ts';
 import { parseServerSentEvents } from './server-sent-events.ts';
 import type { EventFilter, EventPage, IncomingEvent, SendResult, VigilEvent } from './types.ts';
-import { newEventId } from './event-ids.ts';
+import { newEventId } from '../schemas/event-id.ts';
 
 function filterQuery(filter: EventFilter): Record<string, string | undefined> {
   const query: Record<string, string | undefined> = {

@@ -1,7 +1,7 @@
 import { incomingEvent, type IncomingEvent } from '../schemas/event.ts';
 import { eventLimits } from '../schemas/limits.ts';
 import type { ApiProblem } from './errors.ts';
-import { newEventId } from './event-ids.ts';
+import { newEventId } from '../schemas/event-id.ts';
 
 /** An event ready to send: validated, with its id and occurred time fixed, serialized once. */
 export interface PreparedEvent {

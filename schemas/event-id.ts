@@ -2,8 +2,10 @@ import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 
 /**
- * Random bytes for event ids, drawn from a pool refilled 64 KiB at a time: one system call per
- * 4,096 ids instead of one per id, which showed up as 8 % of the ingest CPU profile.
+ * Event ids as Vigil assigns them, at intake and in the SDK (which fills ids in before sending so
+ * that a retried batch resends the same ids). Random bytes come from a pool refilled 64 KiB at a
+ * time: one system call per 4,096 ids instead of one per id, which showed up as 8 % of the
+ * ingest CPU profile.
  */
 const pool = new Uint8Array(16 * 4096);
 let offset = pool.length;
