@@ -44,7 +44,15 @@ interface Routed {
   readonly matches: ReadonlyArray<{ program: TriggerProgram; route: Route }>;
 }
 
-/** Applies one batch in the given transaction. Exported for tests and benchmarks. */
+/**
+ * Applies one batch in the given transaction. Exported for tests and benchmarks.
+ *
+ * A constant number of statements whatever the batch holds: lock (creating if needed) and read
+ * the batch's consumer positions; create the missing state rows; lock and read the states; then
+ * ONE statement writes states, firings, outbox rows, lifecycle events and the new positions
+ * (see WriteBatch.flush). Rows are locked in a fixed order (positions by partition, states by
+ * automation and key) so replicas and the deadline timer do not deadlock on each other.
+ */
 export async function applyBatch(
   tx: Sql,
   group: string,
@@ -53,14 +61,13 @@ export async function applyBatch(
   options: { allowedLatenessMs: number; now: number; metrics: TriggerMetrics },
 ): Promise<{ applied: number; skipped: number; firings: number }> {
   const partitions = [...batch.nextPositions.keys()].sort((a, b) => a - b);
-  await tx.query(
-    `INSERT INTO consumer_positions (consumer_group, partition, next_offset)
-     SELECT $1, p, 0 FROM unnest($2::int[]) AS p ORDER BY p ON CONFLICT DO NOTHING`,
-    [group, partitions],
-  );
+  // Creates missing position rows and locks all of them; DO UPDATE (to the same value) is what
+  // locks an existing row and returns its stored offset in the same statement.
   const stored = await tx.query<{ partition: number; next_offset: bigint }>(
-    `SELECT partition, next_offset FROM consumer_positions WHERE consumer_group = $1 AND partition = ANY($2::int[])
-     ORDER BY partition FOR UPDATE`,
+    `INSERT INTO consumer_positions AS c (consumer_group, partition, next_offset)
+     SELECT $1, p, 0 FROM unnest($2::int[]) AS p ORDER BY p
+     ON CONFLICT (consumer_group, partition) DO UPDATE SET next_offset = c.next_offset
+     RETURNING partition, next_offset`,
     [group, partitions],
   );
   const from = new Map(stored.map((r) => [r.partition, BigInt(r.next_offset)]));
@@ -70,10 +77,12 @@ export async function applyBatch(
   const wants: StateWant[] = [];
   let matched = 0;
   for (const r of routed) {
+    if (r.matches.length === 0) continue;
+    const t = Date.parse(r.record.event.occurred);
+    const first = Number.isNaN(t) ? null : t;
     for (const { program, route } of r.matches) {
       matched++;
-      const t = Date.parse(r.record.event.occurred);
-      wants.push({ program, stateKey: route.stateKey, forEach: route.forEach, initial: () => program.initialState(options.now, Number.isNaN(t) ? null : t) });
+      wants.push({ program, stateKey: route.stateKey, forEach: route.forEach, initial: () => program.initialState(options.now, first) });
     }
   }
   options.metrics.eventsMatched(matched);
@@ -85,19 +94,13 @@ export async function applyBatch(
       writes.apply(ref, program.onEvent(ref.state, r.record.event, route, options.now), options.now);
     }
   }
-  await writes.flush(tx, options.metrics);
 
-  const next = partitions.map((p) => {
+  const positions = partitions.map((p) => {
     const n = batch.nextPositions.get(p)!;
     const s = from.get(p) ?? 0n;
-    return (n > s ? n : s).toString();
+    return { partition: p, nextOffset: n > s ? n : s };
   });
-  await tx.query(
-    `UPDATE consumer_positions c SET next_offset = u.next_offset, updated_at = now()
-     FROM unnest($2::int[], $3::bigint[]) AS u(partition, next_offset)
-     WHERE c.consumer_group = $1 AND c.partition = u.partition`,
-    [group, partitions, next],
-  );
+  await writes.flush(tx, options.metrics, { group, positions });
   return { applied: fresh.length, skipped: batch.records.length - fresh.length, firings: writes.firings };
 }
 

@@ -80,30 +80,86 @@ export function compileTriggerProgram(automation: Automation, version: bigint, o
   }
 }
 
-function base(automation: Automation, version: bigint, matchers: CompiledEventMatcher[], forEach: ForEachExtractor) {
-  return {
-    automation,
-    version,
-    matchers,
-    namePatterns: namePatternsOf(matchers.map((m) => m.spec)),
-    routeSingle: (event: VigilEvent, data: () => WhereData): Route | null => {
-      const roles = matchEvent(matchers[0]!, event, data);
-      if (!roles) return null;
-      const key = forEach(event);
-      if (!key) return null;
-      return { stateKey: key.key, forEach: key.values, expect: roles.expect, after: roles.after, children: [] };
-    },
-  };
+/** The state machine of one trigger kind (called only for events that matched, and by the timer). */
+interface KindOps {
+  readonly scheduledFromStart: boolean;
+  initialState(now: number, firstEventTime: number | null): TriggerState;
+  onEvent(state: TriggerState, event: VigilEvent, route: Route, now: number): WindowEffect[];
+  onTimer(state: TriggerState, now: number): WindowEffect[];
+  dueAt(state: TriggerState): number | null;
+}
+
+const noChildren: readonly number[] = Object.freeze([]);
+
+/**
+ * One class for every trigger kind, so that the catalog's `program.route(…)` call site sees a
+ * single shape and a single function whatever the automation: routing is an interpreter over
+ * the compiled matchers (data), not a closure per automation. Kind-specific behaviour sits
+ * behind `ops`, which is only reached for events that matched.
+ */
+class Program implements TriggerProgram {
+  readonly automation: Automation;
+  readonly version: bigint;
+  readonly namePatterns: readonly string[];
+  readonly matchers: readonly CompiledEventMatcher[];
+  readonly scheduledFromStart: boolean;
+  /** compound and sequence: a route names the children the event matched, and needs an `expect` match. */
+  readonly #compound: boolean;
+  readonly #forEach: ForEachExtractor;
+  readonly #ops: KindOps;
+
+  constructor(automation: Automation, version: bigint, matchers: CompiledEventMatcher[], forEach: ForEachExtractor, compound: boolean, ops: KindOps) {
+    this.automation = automation;
+    this.version = version;
+    this.matchers = matchers;
+    this.namePatterns = namePatternsOf(matchers.map((m) => m.spec));
+    this.scheduledFromStart = ops.scheduledFromStart;
+    this.#compound = compound;
+    this.#forEach = forEach;
+    this.#ops = ops;
+  }
+
+  route(event: VigilEvent, data: () => WhereData): Route | null {
+    if (!this.#compound) {
+      const roles = matchEvent(this.matchers[0]!, event, data);
+      if (roles === null) return null;
+      const key = this.#forEach(event);
+      if (key === null) return null;
+      return { stateKey: key.key, forEach: key.values, expect: roles.expect, after: roles.after, children: noChildren };
+    }
+    let hit: number[] | null = null;
+    const matchers = this.matchers;
+    for (let i = 0; i < matchers.length; i++) {
+      if (matchEvent(matchers[i]!, event, data)?.expect) (hit ??= []).push(i);
+    }
+    if (hit === null) return null;
+    const key = this.#forEach(event);
+    if (key === null) return null;
+    return { stateKey: key.key, forEach: key.values, expect: true, after: false, children: hit };
+  }
+
+  initialState(now: number, firstEventTime: number | null): TriggerState {
+    return this.#ops.initialState(now, firstEventTime);
+  }
+
+  onEvent(state: TriggerState, event: VigilEvent, route: Route, now: number): WindowEffect[] {
+    return this.#ops.onEvent(state, event, route, now);
+  }
+
+  onTimer(state: TriggerState, now: number): WindowEffect[] {
+    return this.#ops.onTimer(state, now);
+  }
+
+  dueAt(state: TriggerState): number | null {
+    return this.#ops.dueAt(state);
+  }
 }
 
 function reactiveProgram(automation: Automation, version: bigint, options: ProgramOptions): TriggerProgram {
   const t = automation.trigger as Extract<Trigger, { type: 'event' }>;
   const config = reactiveConfig(t, options);
-  const b = base(automation, version, [compileEventMatcher(t)], compileForEach(t.for_each));
-  return {
-    ...b,
+  return new Program(automation, version, [compileEventMatcher(t)], compileForEach(t.for_each), false, {
     scheduledFromStart: false,
-    route: b.routeSingle,
     initialState: () => initialReactiveState(),
     onEvent(state, event, _route, now) {
       const effect = reactiveAdmit(state as ReactiveState, event, eventTime(event), config, now);
@@ -111,7 +167,7 @@ function reactiveProgram(automation: Automation, version: bigint, options: Progr
     },
     onTimer: () => [],
     dueAt: () => null,
-  };
+  });
 }
 
 function proactiveProgram(automation: Automation, version: bigint, options: ProgramOptions): TriggerProgram {
@@ -122,32 +178,26 @@ function proactiveProgram(automation: Automation, version: bigint, options: Prog
     heartbeat: t.after === undefined,
     allowedLatenessMs: options.allowedLatenessMs,
   };
-  const b = base(automation, version, [compileEventMatcher(t)], compileForEach(t.for_each));
-  return {
-    ...b,
+  return new Program(automation, version, [compileEventMatcher(t)], compileForEach(t.for_each), false, {
     scheduledFromStart: config.heartbeat && !t.for_each,
-    route: b.routeSingle,
     initialState: (now, firstEventTime) => initialProactiveState(config, config.heartbeat ? (firstEventTime ?? now) : null),
     onEvent: (state, event, route, now) => proactiveOnEvent(state as ProactiveState, event, eventTime(event), route, now, config),
     onTimer: (state, now) => proactiveOnTimer(state as ProactiveState, now, config),
     dueAt: (state) => proactiveDueAt(state as ProactiveState),
-  };
+  });
 }
 
 function deadlineProgram(automation: Automation, version: bigint): TriggerProgram {
   const t = automation.trigger as Extract<Trigger, { type: 'deadline' }>;
   const opens = t.opens === undefined ? undefined : (parseDuration(t.opens) ?? t.opens);
   const config: DeadlineConfig = { threshold: t.threshold, graceMs: durationMs(t.grace), schedule: deadlineSchedule(t.by, t.timezone, opens) };
-  const b = base(automation, version, [compileEventMatcher(t)], compileForEach(undefined));
-  return {
-    ...b,
+  return new Program(automation, version, [compileEventMatcher(t)], compileForEach(undefined), false, {
     scheduledFromStart: true,
-    route: b.routeSingle,
     initialState: (now) => initialDeadlineState(now, config),
     onEvent: (state, event, _route, now) => deadlineOnEvent(state as DeadlineState, event, eventTime(event), now, config),
     onTimer: (state, now) => deadlineOnTimer(state as DeadlineState, now, config),
     dueAt: (state) => deadlineDueAt(state as DeadlineState, config),
-  };
+  });
 }
 
 function compoundProgram(automation: Automation, version: bigint, options: ProgramOptions): TriggerProgram {
@@ -160,24 +210,18 @@ function compoundProgram(automation: Automation, version: bigint, options: Progr
     withinMs: durationMs(t.within),
     children: children.map((c) => reactiveConfig(c, options)),
   };
-  const matchers = children.map((c) => compileEventMatcher(c));
-  const forEach = compileForEach(t.for_each);
-  return {
-    ...base(automation, version, matchers, forEach),
-    scheduledFromStart: false,
-    route(event, data) {
-      const hit: number[] = [];
-      matchers.forEach((m, i) => {
-        if (matchEvent(m, event, data)?.expect) hit.push(i);
-      });
-      if (hit.length === 0) return null;
-      const key = forEach(event);
-      if (!key) return null;
-      return { stateKey: key.key, forEach: key.values, expect: true, after: false, children: hit };
+  return new Program(
+    automation,
+    version,
+    children.map((c) => compileEventMatcher(c)),
+    compileForEach(t.for_each),
+    true,
+    {
+      scheduledFromStart: false,
+      initialState: () => initialCompoundState(config),
+      onEvent: (state, event, route, now) => compoundOnEvent(state as CompoundState, event, eventTime(event), route.children, now, config),
+      onTimer: () => [],
+      dueAt: () => null,
     },
-    initialState: () => initialCompoundState(config),
-    onEvent: (state, event, route, now) => compoundOnEvent(state as CompoundState, event, eventTime(event), route.children, now, config),
-    onTimer: () => [],
-    dueAt: () => null,
-  };
+  );
 }

@@ -57,17 +57,17 @@ export async function lockStates(tx: Sql, wants: readonly StateWant[]): Promise<
   const names = sorted.map((w) => w.program.automation.name);
   const keys = sorted.map((w) => w.stateKey);
   const initials = sorted.map((w) => w.initial());
+  // One JSON document for every row: states go in as JSON objects, not as escaped strings inside
+  // a PostgreSQL array literal (which costs an escape pass in JS and an array parse in PostgreSQL).
   await tx.query(
     `INSERT INTO trigger_state (automation_name, state_key, trigger_hash, for_each, state, due_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[])
+     SELECT u.a, u.k, u.h, u.f, u.s, u.d FROM jsonb_to_recordset($1::jsonb) AS u(a text, k text, h text, f jsonb, s jsonb, d timestamptz)
+     ORDER BY u.a, u.k
      ON CONFLICT (automation_name, state_key) DO NOTHING`,
     [
-      names,
-      keys,
-      sorted.map((w) => programHash(w.program)),
-      sorted.map((w) => JSON.stringify(w.forEach)),
-      initials.map((s) => JSON.stringify(s)),
-      sorted.map((w, i) => dueIso(w.program.dueAt(initials[i]!))),
+      JSON.stringify(
+        sorted.map((w, i) => ({ a: names[i], k: keys[i], h: programHash(w.program), f: w.forEach, s: initials[i], d: dueIso(w.program.dueAt(initials[i]!)) })),
+      ),
     ],
   );
   const rows = await tx.query<{ automation_name: string; state_key: string; trigger_hash: string; state: TriggerState }>(
@@ -86,7 +86,13 @@ export async function lockStates(tx: Sql, wants: readonly StateWant[]): Promise<
   return refs;
 }
 
-/** Collects the writes of one transaction; `flush` writes them with a handful of statements. */
+/** Consumer positions to store with the writes (the evaluator's batch), in the same statement. */
+export interface PositionsUpdate {
+  readonly group: string;
+  readonly positions: ReadonlyArray<{ readonly partition: number; readonly nextOffset: bigint }>;
+}
+
+/** Collects the writes of one transaction; `flush` writes them all with ONE statement, whatever their number. */
 export interface WriteBatch {
   apply(ref: StateRef, effects: readonly WindowEffect[], now: number): void;
   /** Marks a state as changed (to be saved). */
@@ -95,8 +101,51 @@ export interface WriteBatch {
   readonly resolutions: number;
   readonly late: number;
   readonly duplicates: number;
-  flush(tx: Sql, metrics: TriggerMetrics): Promise<void>;
+  flush(tx: Sql, metrics: TriggerMetrics, positions?: PositionsUpdate): Promise<void>;
 }
+
+/**
+ * Every write of a batch in one statement: data-modifying CTEs over one JSON document (states,
+ * firings, resolutions, action outbox rows, lifecycle events, consumer positions), then the
+ * notifications. All CTEs run against the same snapshot, so a firing that is created and
+ * resolved in the same batch is inserted already resolved (the UPDATE would not see the row).
+ */
+const flushStatement = `
+WITH input AS (SELECT $1::jsonb AS j),
+states AS (
+  UPDATE trigger_state t SET state = u.state, trigger_hash = u.hash, due_at = u.due_at, updated_at = now()
+  FROM input, jsonb_to_recordset(input.j->'states') AS u(a text, k text, state jsonb, hash text, due_at timestamptz)
+  WHERE t.automation_name = u.a AND t.state_key = u.k
+),
+fired AS (
+  INSERT INTO firings (id, automation_name, state_key, for_each, status, triggered_at, resolved_at, window_start, window_end, deadline, event_count, event_ids)
+  SELECT u.id, u.a, u.k, u.f, u.status, u.ta, u.ra, u.ws, u.we, u.d, u.c, u.e
+  FROM input, jsonb_to_recordset(input.j->'fired')
+    AS u(id uuid, a text, k text, f jsonb, status text, ta timestamptz, ra timestamptz, ws timestamptz, we timestamptz, d timestamptz, c int, e jsonb)
+  ON CONFLICT (id) DO NOTHING
+),
+resolved AS (
+  UPDATE firings f SET status = 'resolved', resolved_at = u.at
+  FROM input, jsonb_to_recordset(input.j->'resolved') AS u(id uuid, at timestamptz)
+  WHERE f.id = u.id AND f.status = 'triggered'
+),
+actions AS (
+  INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context)
+  SELECT u.id, u.firing_id, u.a, u.phase, u.i, u.action, u.context
+  FROM input, jsonb_to_recordset(input.j->'actions') AS u(id uuid, firing_id uuid, a text, phase text, i int, action jsonb, context jsonb)
+  ON CONFLICT (id) DO NOTHING
+),
+events AS (
+  INSERT INTO event_outbox (id, event)
+  SELECT u.id, u.event FROM input, jsonb_to_recordset(input.j->'events') AS u(id uuid, event jsonb)
+  ON CONFLICT (id) DO NOTHING
+),
+positions AS (
+  UPDATE consumer_positions c SET next_offset = u.o, updated_at = now()
+  FROM input, jsonb_to_recordset(input.j->'positions') AS u(g text, p int, o bigint)
+  WHERE c.consumer_group = u.g AND c.partition = u.p
+)
+SELECT pg_notify(n.channel, n.payload) FROM input, jsonb_to_recordset(input.j->'notify') AS n(channel text, payload text)`;
 
 export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
   const touched = new Map<string, StateRef>();
@@ -148,80 +197,50 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
         }
       }
     },
-    async flush(tx, metrics) {
-      if (touched.size > 0) {
-        const refs = [...touched.values()];
-        await tx.query(
-          `UPDATE trigger_state t SET state = u.state, trigger_hash = u.hash, due_at = u.due_at, updated_at = now()
-           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::timestamptz[]) AS u(automation_name, state_key, state, hash, due_at)
-           WHERE t.automation_name = u.automation_name AND t.state_key = u.state_key`,
-          [
-            refs.map((r) => r.program.automation.name),
-            refs.map((r) => r.stateKey),
-            refs.map((r) => JSON.stringify(r.state)),
-            refs.map((r) => r.hash),
-            refs.map((r) => dueIso(r.program.dueAt(r.state))),
-          ],
-        );
-        let earliest: number | null = null;
-        for (const r of refs) {
-          const due = r.program.dueAt(r.state);
-          if (due !== null && (earliest === null || due < earliest)) earliest = due;
-        }
-        if (earliest !== null) await tx.query(`SELECT pg_notify('vigil_trigger_due', $1)`, [String(earliest)]);
+    async flush(tx, metrics, positions) {
+      const states: unknown[] = [];
+      const notify: Array<{ channel: string; payload: string }> = [];
+      let earliest: number | null = null;
+      for (const r of touched.values()) {
+        const due = r.program.dueAt(r.state);
+        if (due !== null && (earliest === null || due < earliest)) earliest = due;
+        states.push({ a: r.program.automation.name, k: r.stateKey, state: r.state, hash: r.hash, due_at: dueIso(due) });
       }
-      if (fired.length > 0) {
-        await tx.query(
-          `INSERT INTO firings (id, automation_name, state_key, for_each, status, triggered_at, window_start, window_end, deadline, event_count, event_ids)
-           SELECT id, a, k, f, 'triggered', ta, ws, we, d, c, e
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::int[], $10::jsonb[])
-             AS u(id, a, k, f, ta, ws, we, d, c, e)
-           ON CONFLICT (id) DO NOTHING`,
-          [
-            fired.map((w) => w.firing.id),
-            fired.map((w) => w.firing.automationName),
-            fired.map((w) => w.firing.stateKey),
-            fired.map((w) => JSON.stringify(w.firing.forEach)),
-            fired.map((w) => new Date(w.firing.triggeredAt).toISOString()),
-            fired.map((w) => new Date(w.firing.windowStart).toISOString()),
-            fired.map((w) => new Date(w.firing.windowEnd).toISOString()),
-            fired.map((w) => dueIso(w.firing.deadline)),
-            fired.map((w) => w.firing.count),
-            fired.map((w) => JSON.stringify(w.firing.eventIds)),
-          ],
-        );
-      }
-      if (resolved.length > 0) {
-        await tx.query(
-          `UPDATE firings f SET status = 'resolved', resolved_at = u.at
-           FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at) WHERE f.id = u.id AND f.status = 'triggered'`,
-          [resolved.map((r) => r.firingId), resolved.map((r) => new Date(r.resolvedAt).toISOString())],
-        );
-      }
+      if (earliest !== null) notify.push({ channel: 'vigil_trigger_due', payload: String(earliest) });
+      const resolvedAt = new Map(resolved.map((r) => [r.firingId, r.resolvedAt]));
+      const firingRows = fired.map(({ firing: f }) => {
+        const at = resolvedAt.get(f.id);
+        return {
+          id: f.id,
+          a: f.automationName,
+          k: f.stateKey,
+          f: f.forEach,
+          status: at === undefined ? 'triggered' : 'resolved',
+          ta: new Date(f.triggeredAt).toISOString(),
+          ra: at === undefined ? null : new Date(at).toISOString(),
+          ws: new Date(f.windowStart).toISOString(),
+          we: new Date(f.windowEnd).toISOString(),
+          d: dueIso(f.deadline),
+          c: f.count,
+          e: f.eventIds,
+        };
+      });
       const actions: ActionOutboxRow[] = [...fired.flatMap((w) => w.actions), ...resolved.flatMap((r) => r.actions)];
-      if (actions.length > 0) {
-        await tx.query(
-          `INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context)
-           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])
-           ON CONFLICT (id) DO NOTHING`,
-          [
-            actions.map((r) => r.id),
-            actions.map((r) => r.firingId),
-            actions.map((r) => r.automationName),
-            actions.map((r) => r.phase),
-            actions.map((r) => r.actionIndex),
-            actions.map((r) => JSON.stringify(r.action)),
-            actions.map((r) => JSON.stringify(r.context)),
-          ],
-        );
-        await tx.query(`NOTIFY vigil_outbox`);
-      }
-      if (events.length > 0) {
-        await tx.query(
-          `INSERT INTO event_outbox (id, event) SELECT * FROM unnest($1::uuid[], $2::jsonb[]) ON CONFLICT (id) DO NOTHING`,
-          [events.map((e) => e.id), events.map((e) => JSON.stringify(e))],
-        );
-        await tx.query(`NOTIFY vigil_event_outbox`);
+      if (actions.length > 0) notify.push({ channel: 'vigil_outbox', payload: '' });
+      if (events.length > 0) notify.push({ channel: 'vigil_event_outbox', payload: '' });
+      const positionRows = positions ? positions.positions.map((p) => ({ g: positions.group, p: p.partition, o: p.nextOffset.toString() })) : [];
+      if (states.length > 0 || firingRows.length > 0 || resolved.length > 0 || actions.length > 0 || events.length > 0 || positionRows.length > 0) {
+        await tx.query(flushStatement, [
+          JSON.stringify({
+            states,
+            fired: firingRows,
+            resolved: resolved.map((r) => ({ id: r.firingId, at: new Date(r.resolvedAt).toISOString() })),
+            actions: actions.map((r) => ({ id: r.id, firing_id: r.firingId, a: r.automationName, phase: r.phase, i: r.actionIndex, action: r.action, context: r.context })),
+            events: events.map((e) => ({ id: e.id, event: e })),
+            positions: positionRows,
+            notify,
+          }),
+        ]);
       }
       metrics.firings('triggered', fired.length);
       metrics.firings('resolved', resolved.length);

@@ -1,7 +1,7 @@
 import type { VigilEvent } from '../../schemas/event.ts';
 import type { LabelMatch, RelatedMatch } from '../../schemas/trigger.ts';
 import { compileGlobList, namesVigilEvents, type GlobList } from './event-name-glob.ts';
-import { compileLabelChecks, compileRelatedChecks, firstLabelMismatch, firstUnmatchedRelated, type LabelCheck } from './label-match.ts';
+import { compileLabelChecks, compileRelatedChecks, firstLabelMismatch, firstUnmatchedRelated, labelsMatch, type LabelCheck } from './label-match.ts';
 import { compileWhere, type WhereData, type WherePredicate } from './where-clause.ts';
 
 /** The matching part of a trigger: event names, resource labels, related resources, `where`. All AND-ed. */
@@ -49,16 +49,22 @@ export function isVigilEvent(event: VigilEvent): boolean {
   return event.event.startsWith('vigil.');
 }
 
+// The three possible answers, shared: matching allocates nothing.
+const expectOnly: MatchRoles = Object.freeze({ expect: true, after: false });
+const afterOnly: MatchRoles = Object.freeze({ expect: false, after: true });
+const both: MatchRoles = Object.freeze({ expect: true, after: true });
+
 /** How the event relates to the trigger, or null when it does not match. `data` builds the `where` input lazily. */
 export function matchEvent(m: CompiledEventMatcher, event: VigilEvent, data: () => WhereData): MatchRoles | null {
-  if (isVigilEvent(event) && !m.acceptsVigilEvents) return null;
-  const expect = m.expect.test(event.event);
-  const after = m.after !== null && m.after.test(event.event);
+  const name = event.event;
+  if (!m.acceptsVigilEvents && name.startsWith('vigil.')) return null;
+  const expect = m.expect.test(name);
+  const after = m.after !== null && m.after.test(name);
   if (!expect && !after) return null;
-  if (firstLabelMismatch(m.labels, event.resource) !== null) return null;
+  if (m.labels.length > 0 && !labelsMatch(m.labels, event.resource)) return null;
   if (m.related.length > 0 && firstUnmatchedRelated(m.related, event.related) !== -1) return null;
-  if (m.where && !m.where(data())) return null;
-  return { expect, after };
+  if (m.where !== null && !m.where(data())) return null;
+  return expect ? (after ? both : expectOnly) : afterOnly;
 }
 
 export interface ClauseResult {

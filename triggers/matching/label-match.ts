@@ -22,17 +22,34 @@ function asList(value: string | readonly string[]): readonly string[] {
 
 export function compileLabelChecks(spec: LabelMatchSpec | undefined): LabelCheck[] {
   if (!spec) return [];
-  return Object.entries(spec).map(([label, value]) => ({ label, patterns: asList(value), globs: compileGlobList(asList(value)) }));
+  const checks: LabelCheck[] = [];
+  for (const label of Object.keys(spec)) {
+    const patterns = asList(spec[label]!);
+    checks.push({ label, patterns, globs: compileGlobList(patterns) });
+  }
+  return checks;
 }
 
-function labelOf(labels: Readonly<Record<string, string>>, label: string): string | undefined {
-  return Object.hasOwn(labels, label) ? labels[label] : undefined;
+/** A label's value: own string properties only (never one inherited from a prototype). */
+export function labelValue(labels: Readonly<Record<string, string>>, label: string): string | undefined {
+  const value = labels[label];
+  return typeof value === 'string' && Object.hasOwn(labels, label) ? value : undefined;
+}
+
+/** Whether every check passes; a missing label only matches a list of negations. Allocates nothing. */
+export function labelsMatch(checks: readonly LabelCheck[], labels: Resource | RelatedResource): boolean {
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!;
+    const actual = labelValue(labels, check.label);
+    if (actual === undefined ? check.globs.positives.length !== 0 : !check.globs.test(actual)) return false;
+  }
+  return true;
 }
 
 /** The first label that does not match, or null when all do. A missing label only matches a list of negations. */
 export function firstLabelMismatch(checks: readonly LabelCheck[], labels: Resource | RelatedResource): LabelMismatch | null {
   for (const check of checks) {
-    const actual = labelOf(labels, check.label);
+    const actual = labelValue(labels, check.label);
     const ok = actual === undefined ? check.globs.positives.length === 0 : check.globs.test(actual);
     if (!ok) return { label: check.label, expected: check.patterns, actual };
   }
@@ -48,5 +65,15 @@ export function compileRelatedChecks(spec: LabelMatchSpec | readonly LabelMatchS
 
 /** Index of the first `match_related` entry no related resource satisfies, or -1 when all are satisfied. */
 export function firstUnmatchedRelated(entries: readonly LabelCheck[][], related: readonly RelatedResource[]): number {
-  return entries.findIndex((checks) => !related.some((r) => firstLabelMismatch(checks, r) === null));
+  for (let i = 0; i < entries.length; i++) {
+    let satisfied = false;
+    for (let j = 0; j < related.length; j++) {
+      if (labelsMatch(entries[i]!, related[j]!)) {
+        satisfied = true;
+        break;
+      }
+    }
+    if (!satisfied) return i;
+  }
+  return -1;
 }

@@ -114,6 +114,70 @@ describe('match index', () => {
   });
 });
 
+describe('match index, randomized against a full scan', () => {
+  /** Deterministic PRNG (mulberry32). */
+  const random = (seed: number) => {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  };
+  const names = ['a.b.c', 'a.b.d', 'a.x', 'b.c', 'b', 'ab.c', 'vigil.automation.triggered', 'vigil.event.late'];
+  const globs = ['a.*', 'a.b.*', 'a.b.c', 'a*', '*.c', '*', '!a.x', '!b.*', 'b.*', 'b', 'a.*.c', 'vigil.*', 'vigil.automation.triggered', 'x.y'];
+  const labelValues = ['r0', 'r1', 'r2', 'prod', 'dev', 'r*', '!r1', '!prod', '*'];
+  const labelKeys = ['id', 'env', 'dag_id'];
+  const properties = Array.from({ length: 8 }, (_, seed) => seed);
+
+  for (const seed of properties) {
+    it(`seed ${seed}: the index offers every automation that matches, and route finds exactly those`, () => {
+      const rand = random(seed + 1);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
+      const some = <T>(list: readonly T[], max: number): T[] => Array.from({ length: 1 + Math.floor(rand() * max) }, () => pick(list));
+      const match = (): Record<string, string | string[]> | undefined => {
+        if (rand() < 0.3) return undefined;
+        const m: Record<string, string | string[]> = {};
+        for (const key of some(labelKeys, 2)) m[key] = rand() < 0.5 ? pick(labelValues) : some(labelValues, 3);
+        return m;
+      };
+      const child = (): Record<string, unknown> => ({ type: 'event', expect: some(globs, 3), ...(match() ? { match: match() } : {}) });
+      const programs = Array.from({ length: 120 }, (_, i) => {
+        const kind = rand();
+        const trigger =
+          kind < 0.6
+            ? child()
+            : kind < 0.8
+              ? { ...child(), posture: 'proactive', within: '1h', after: some(globs, 2) }
+              : { type: rand() < 0.5 ? 'compound' : 'sequence', within: '1h', triggers: [child(), child()] };
+        return program({ trigger }, `p${i}`);
+      });
+      const snapshot = buildCatalogSnapshot(programs);
+      for (let k = 0; k < 300; k++) {
+        const resource: Record<string, string> = { id: pick(['r0', 'r1', 'r2', 'r3']) };
+        if (rand() < 0.6) resource['env'] = pick(['prod', 'dev', 'r1']);
+        if (rand() < 0.4) resource['dag_id'] = pick(['r0', 'r2', 'x']);
+        const e = event({ event: pick(names), resource: resource as { id: string } });
+        const offered = new Set(snapshot.index.candidates(e).map((p) => p.automation.name));
+        const viaScan = programs.filter((p) => p.route(e, () => whereData(e)) !== null).map((p) => p.automation.name).sort();
+        for (const name of viaScan) assert.ok(offered.has(name), `${name} matches ${JSON.stringify(e)} but the index did not offer it`);
+        assert.deepEqual(snapshot.route(e).map((m) => m.program.automation.name).sort(), viaScan);
+      }
+    });
+  }
+
+  it('a trigger per DAG on one event name is one candidate, not one per DAG', () => {
+    const programs = Array.from({ length: 500 }, (_, i) =>
+      program({ trigger: { type: 'event', expect: ['airflow.dag_run.failed'], match: { dag_id: `d${i}`, env: ['prod', 'staging'] } } }, `dag-${i}`),
+    );
+    const index = buildMatchIndex(programs);
+    const e = event({ event: 'airflow.dag_run.failed', resource: { id: 'x', dag_id: 'd7', env: 'prod' } });
+    assert.deepEqual(index.candidates(e).map((p) => p.automation.name), ['dag-7']);
+    assert.deepEqual(index.candidates(event({ event: 'airflow.dag_run.failed', resource: { id: 'x', env: 'prod' } })), []);
+  });
+});
+
 describe('explain', () => {
   it('names every clause that failed', () => {
     const a = automation({ trigger: { type: 'event', expect: ['airflow.*'], match: { env: 'prod' }, where: { '>': [{ var: 'payload.n' }, 1] }, for_each: ['resource.id'] } });
