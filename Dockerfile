@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+# The embedded store's template (initdb once at build time, copied on a first start).
+RUN node platform/embedded/prepare-store-template.ts
 
 # Embedded mode (no service URLs set) keeps its data in VIGIL_DATA_DIR.
 RUN mkdir -p /var/lib/vigil && chown node:node /var/lib/vigil

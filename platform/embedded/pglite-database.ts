@@ -1,10 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawn } from 'node:child_process';
-import { access, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { Database, Sql } from '../ports/database.ts';
+import { createStoreDirectory, type StoreSource } from './store-creation.ts';
 
 /**
  * PostgreSQL settings for the embedded store, chosen by measurement (docs/decisions/0300):
@@ -38,12 +37,20 @@ export interface PgliteDatabaseOptions {
    * measurable: writes go straight to the files; see docs/decisions/0300.
    */
   readonly relaxedDurability?: boolean;
+  /**
+   * How a new store directory is made: a template data directory to copy, or `false` to run
+   * initdb; default: the template prepared at install time when present, else initdb
+   * (store-creation.ts, docs/decisions/0300).
+   */
+  readonly template?: string | false;
 }
 
 /** The Database port plus the PGlite instance, for adapters that share the embedded store. */
 export interface PgliteDatabase extends Database {
   readonly pglite: PGlite;
   readonly dataDir: string | undefined;
+  /** How this open made the store: copied from the template, or by initdb; undefined when it existed (or in memory). */
+  readonly createdFrom: StoreSource | undefined;
 }
 
 /** The store is already open in a live process; two PGlite instances on one directory corrupt it. */
@@ -55,10 +62,14 @@ interface TransactionScope {
   open: boolean;
 }
 
+/** PGlite's start parameters with the tuned settings ({@link embeddedPostgresSettings}) appended. */
+export function embeddedStartParams(settings: Readonly<Record<string, string>> = embeddedPostgresSettings): string[] {
+  return [...PGlite.defaultStartParams, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+}
+
 function startParams(options: PgliteDatabaseOptions): string[] | undefined {
   if (options.untuned === true && options.settings === undefined) return undefined;
-  const settings = { ...(options.untuned === true ? {} : embeddedPostgresSettings), ...options.settings };
-  return [...PGlite.defaultStartParams, ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])];
+  return embeddedStartParams({ ...(options.untuned === true ? {} : embeddedPostgresSettings), ...options.settings });
 }
 
 function isAlive(pid: number): boolean {
@@ -70,48 +81,79 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** One process per store directory: a lock file beside it holding the owner's pid. */
-async function lockStore(lockPath: string): Promise<() => Promise<void>> {
-  await mkdir(dirname(lockPath), { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return async () => {
-        await rm(lockPath, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new StoreLockedError(`the embedded store ${dirname(lockPath)} is in use by process ${owner} (lock file ${lockPath})`);
-      }
-      if (owner === process.pid) {
-        throw new StoreLockedError(`the embedded store ${dirname(lockPath)} is already open in this process`);
-      }
-      // Left behind by a process that died: take it over.
-      await rm(lockPath, { force: true });
-    }
-  }
-  throw new StoreLockedError(`could not lock the embedded store (lock file ${lockPath})`);
+function lockedError(storeDir: string, owner: number, lockPath: string): StoreLockedError {
+  return new StoreLockedError(
+    `the embedded store ${storeDir} is in use by process ${owner} (another Vigil on the same data directory?): ` +
+      `one process at a time may open it (lock file ${lockPath})`,
+  );
 }
 
-/** Creates a new store directory (initdb) in a child process; see initialize-store-process.ts. */
-async function initializeStore(dataDir: string, params: string[] | undefined): Promise<void> {
-  const script = fileURLToPath(new URL('./initialize-store-process.ts', import.meta.url));
-  const child = spawn(process.execPath, [script, dataDir, params === undefined ? '' : JSON.stringify(params)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  const code = await new Promise<number | null>((resolvePromise, reject) => {
-    child.once('error', reject);
-    child.once('close', resolvePromise);
-  });
-  if (code !== 0) throw new Error(`initializing the embedded store in ${dataDir} failed (exit code ${code}): ${stderr.trim()}`);
+async function readOwner(path: string): Promise<number | undefined> {
+  const owner = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+  return Number.isInteger(owner) && owner > 0 ? owner : undefined;
+}
+
+/** Creates `lockPath` as a hard link to `prepared` (a file holding this pid); EEXIST when it exists. */
+async function createLockFile(prepared: string, lockPath: string): Promise<void> {
+  try {
+    await link(prepared, lockPath);
+  } catch (error) {
+    // Filesystems without hard links: create it exclusively and write it (briefly empty).
+    if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    const handle = await open(lockPath, 'wx');
+    try {
+      await handle.writeFile(String(process.pid));
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * One process per store directory: a lock file beside it holding the owner's pid. It is created
+ * complete (written aside, then hard-linked into place), so that a reader never sees it empty; a
+ * lock of a dead process is moved aside before it is removed, so that two processes taking over
+ * the same stale lock cannot remove each other's new one.
+ */
+async function lockStore(storeDir: string): Promise<() => Promise<void>> {
+  const lockPath = `${storeDir}.lock`;
+  await mkdir(dirname(lockPath), { recursive: true });
+  const mine = `${lockPath}.${process.pid}`;
+  await writeFile(mine, String(process.pid));
+  try {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      try {
+        await createLockFile(mine, lockPath);
+        return async () => {
+          await rm(lockPath, { force: true });
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const owner = await readOwner(lockPath);
+      if (owner === process.pid) throw new StoreLockedError(`the embedded store ${storeDir} is already open in this process`);
+      if (owner !== undefined && isAlive(owner)) throw lockedError(storeDir, owner, lockPath);
+      // Left behind by a process that died: move it aside, and check that it is the dead one.
+      const aside = `${lockPath}.stale-${process.pid}`;
+      try {
+        await rename(lockPath, aside);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      const moved = await readOwner(aside);
+      if (moved !== undefined && moved !== owner && isAlive(moved)) {
+        // Another process took the stale lock over meanwhile: give its lock back.
+        await link(aside, lockPath).catch(() => undefined);
+        await rm(aside, { force: true });
+        throw lockedError(storeDir, moved, lockPath);
+      }
+      await rm(aside, { force: true });
+    }
+    throw new StoreLockedError(`could not lock the embedded store ${storeDir} (lock file ${lockPath})`);
+  } finally {
+    await rm(mine, { force: true });
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -142,15 +184,13 @@ async function runText<Row>(target: Pick<PGlite | Transaction, 'query' | 'exec'>
 export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): Promise<PgliteDatabase> {
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   let unlock: (() => Promise<void>) | undefined;
-  if (dataDir !== undefined) {
-    unlock = await lockStore(`${dataDir}.lock`);
-    await mkdir(dataDir, { recursive: true });
-  }
+  if (dataDir !== undefined) unlock = await lockStore(dataDir);
   let pglite: PGlite;
+  let createdFrom: StoreSource | undefined;
   try {
     const params = startParams(options);
     if (dataDir !== undefined && !(await exists(join(dataDir, 'PG_VERSION')))) {
-      await initializeStore(dataDir, params);
+      createdFrom = await createStoreDirectory(dataDir, { startParams: params, template: options.template });
     }
     pglite = await PGlite.create({
       ...(dataDir === undefined ? {} : { dataDir }),
@@ -175,6 +215,7 @@ export async function openPgliteDatabase(options: PgliteDatabaseOptions = {}): P
   const database: PgliteDatabase = {
     pglite,
     dataDir,
+    createdFrom,
     async query<Row extends object>(text: string, params?: readonly unknown[]): Promise<Row[]> {
       refuseInsideTransaction('query()');
       return runText<Row>(pglite, text, params);

@@ -1,19 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
-import { openPgliteDatabase } from '../embedded/pglite-database.ts';
-import { createTableEventLog } from '../embedded/table-event-log.ts';
-import { createKafkaEventLog } from '../kafka/kafka-event-log.ts';
 import type { Logger } from '../logger.ts';
 import { migrate } from '../migrations/migrate.ts';
-import { openBullmqActionQueue } from '../bullmq/bullmq-action-queue.ts';
-import { createTableActionQueue } from '../embedded/table-action-queue.ts';
 import type { ActionQueue } from '../ports/action-queue.ts';
 import type { Database } from '../ports/database.ts';
 import type { EventLog } from '../ports/event-log.ts';
-import { createPostgresDatabase } from '../postgres/postgres-database.ts';
 
-/** The adapters behind the ports, chosen by configuration: embedded (no services) or distributed. */
+/**
+ * The adapters behind the ports, chosen by configuration: embedded (no services) or distributed.
+ * Each mode's adapters are imported only when that mode runs: the other mode's libraries (Kafka,
+ * BullMQ, pg — or PGlite) cost start-up time and memory for nothing.
+ */
 export interface Infrastructure {
   readonly mode: Config['mode'];
   readonly db: Database;
@@ -43,7 +41,11 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
 }
 
 export async function openDatabase(config: Config): Promise<Database> {
-  if (config.mode === 'distributed') return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil' });
+  if (config.mode === 'distributed') {
+    const { createPostgresDatabase } = await import('../postgres/postgres-database.ts');
+    return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil' });
+  }
+  const { openPgliteDatabase } = await import('../embedded/pglite-database.ts');
   const dataDir = resolve(config.VIGIL_DATA_DIR);
   await mkdir(dataDir, { recursive: true });
   return openPgliteDatabase({ dataDir: join(dataDir, 'store') });
@@ -51,6 +53,7 @@ export async function openDatabase(config: Config): Promise<Database> {
 
 async function openEventLog(config: Config, db: Database, logger: Logger): Promise<EventLog> {
   if (config.mode === 'distributed') {
+    const { createKafkaEventLog } = await import('../kafka/kafka-event-log.ts');
     return createKafkaEventLog({
       brokers: config.KAFKA_BROKERS!,
       topic: config.VIGIL_KAFKA_TOPIC,
@@ -60,6 +63,7 @@ async function openEventLog(config: Config, db: Database, logger: Logger): Promi
       logger: logger.child({ component: 'kafka' }),
     });
   }
+  const { createTableEventLog } = await import('../embedded/table-event-log.ts');
   // Embedded: the log is a table of the same PGlite store (docs/decisions/0301); its partition
   // count is fixed when the log is created, like a Kafka topic's.
   return createTableEventLog({
@@ -71,8 +75,10 @@ async function openEventLog(config: Config, db: Database, logger: Logger): Promi
 
 async function openActionQueue(config: Config, db: Database, logger: Logger): Promise<ActionQueue> {
   if (config.mode === 'distributed') {
+    const { openBullmqActionQueue } = await import('../bullmq/bullmq-action-queue.ts');
     const queueLogger = logger.child({ component: 'bullmq' });
     return openBullmqActionQueue({ redisUrl: config.REDIS_URL!, prefix: config.VIGIL_REDIS_PREFIX, onError: (error) => queueLogger.warn({ err: error }, 'action queue connection problem') });
   }
+  const { createTableActionQueue } = await import('../embedded/table-action-queue.ts');
   return createTableActionQueue({ db });
 }

@@ -1,38 +1,51 @@
 /**
- * PGlite store: open time (fresh and existing directory), resident memory after opening and
- * after 10,000 event inserts, insert throughput — tuned settings vs PGlite's defaults, with and
- * without relaxedDurability. Each configuration runs in a fresh child process so that resident
- * memory is that configuration's alone. Figures: docs/decisions/0300-embedded-pglite-tuning.md.
+ * PGlite store alone: open time of a new directory (initdb in a child process, or a copy of the
+ * install-time template) and of an existing one, resident memory after opening and after 10,000
+ * event inserts (one transaction each, or 100 per transaction), peak resident memory, insert
+ * throughput — PGlite's defaults vs the tuned settings, with and without the Node.js flags of
+ * `vigil start`. Each configuration and phase runs in a fresh child process, so that its memory
+ * figures are its own. Figures: docs/decisions/0300-embedded-pglite-tuning.md.
  *
- *   node bench/embedded/pglite-store.ts
+ *   node bench/embedded/pglite-store.bench.ts      or      node bench/run.ts embedded
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { embeddedNodeFlags } from '../../platform/embedded/node-flags.ts';
 import { openPgliteDatabase, type PgliteDatabaseOptions } from '../../platform/embedded/pglite-database.ts';
 
-const run$ = promisify(execFile);
+const execFileAsync = promisify(execFile);
 const inserts = 10_000;
 
 interface Config {
   readonly name: string;
   readonly untuned: boolean;
-  readonly relaxedDurability: boolean;
+  /** How a new directory is made: initdb, or a copy of the install-time template. */
+  readonly create: 'initdb' | 'template';
   /** Events per INSERT transaction. */
   readonly batch: number;
+  /** Node.js flags of the child processes. */
+  readonly nodeFlags: readonly string[];
 }
 
 const configs: Config[] = [
-  { name: 'default', untuned: true, relaxedDurability: false, batch: 1 },
-  { name: 'tuned', untuned: false, relaxedDurability: false, batch: 1 },
-  { name: 'tuned_relaxed', untuned: false, relaxedDurability: true, batch: 1 },
-  { name: 'tuned_batch100', untuned: false, relaxedDurability: false, batch: 100 },
+  { name: 'defaults', untuned: true, create: 'initdb', batch: 1, nodeFlags: [] },
+  { name: 'tuned', untuned: false, create: 'initdb', batch: 1, nodeFlags: [] },
+  { name: 'tuned+template', untuned: false, create: 'template', batch: 1, nodeFlags: [] },
+  { name: 'tuned+template+flags', untuned: false, create: 'template', batch: 1, nodeFlags: embeddedNodeFlags },
+  { name: 'tuned+template+flags, 100/tx', untuned: false, create: 'template', batch: 100, nodeFlags: embeddedNodeFlags },
 ];
 
 function rssMb(): number {
-  return Math.round(process.memoryUsage.rss() / 1024 / 104.8576) / 10;
+  return Math.round(process.memoryUsage.rss() / 104_857.6) / 10;
+}
+
+function peakRssMb(): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match === null ? Number.NaN : Math.round(Number(match[1]) / 102.4) / 10;
 }
 
 function sampleEvent(i: number): Record<string, unknown> {
@@ -53,16 +66,17 @@ CREATE INDEX IF NOT EXISTS bench_events_occurred ON bench_events (occurred);
 CREATE INDEX IF NOT EXISTS bench_events_resource ON bench_events (resource_id, occurred)`;
 
 /** Phase "fresh": creates the store and closes it. Phase "existing": reopens it, inserts, measures. */
-async function child(config: Config, dataDir: string, phase: string): Promise<Record<string, number>> {
-  const options: PgliteDatabaseOptions = { dataDir, untuned: config.untuned, relaxedDurability: config.relaxedDurability };
+async function child(config: Config, dataDir: string, phase: string): Promise<Record<string, number | string>> {
+  const options: PgliteDatabaseOptions = { dataDir, untuned: config.untuned, ...(config.create === 'initdb' ? { template: false } : {}) };
   const started = performance.now();
   const db = await openPgliteDatabase(options);
   const openMs = Math.round(performance.now() - started);
   const rssAfterOpen = rssMb();
   if (phase === 'fresh') {
     await db.query(schema);
+    const createdFrom = db.createdFrom ?? 'existing';
     await db.close();
-    return { open_fresh_ms: openMs, rss_after_fresh_open_mb: rssAfterOpen };
+    return { open_new_dir_ms: openMs, new_dir_from: createdFrom, rss_after_new_open_mb: rssAfterOpen, peak_rss_new_open_mb: peakRssMb() };
   }
   const insertStarted = performance.now();
   for (let i = 0; i < inserts; i += config.batch) {
@@ -83,6 +97,7 @@ async function child(config: Config, dataDir: string, phase: string): Promise<Re
     rss_after_existing_open_mb: rssAfterOpen,
     inserts_per_s: Math.round(inserts / insertSeconds),
     rss_after_10k_inserts_mb: rssAfterInserts,
+    peak_rss_existing_mb: peakRssMb(),
   };
 }
 
@@ -91,15 +106,17 @@ export async function run(): Promise<Record<string, number | string>> {
   for (const config of configs) {
     const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-pglite-'));
     try {
-      const result: Record<string, number> = {};
+      const result: Record<string, number | string> = {};
       for (const phase of ['fresh', 'existing']) {
-        const { stdout } = await run$(process.execPath, [import.meta.filename, '--child', JSON.stringify(config), join(dir, 'store'), phase], {
-          maxBuffer: 1 << 20,
-        });
-        Object.assign(result, JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number>);
+        const { stdout } = await execFileAsync(
+          process.execPath,
+          [...config.nodeFlags, '--disable-warning=ExperimentalWarning', import.meta.filename, '--child', JSON.stringify(config), join(dir, 'store'), phase],
+          { maxBuffer: 1 << 20 },
+        );
+        Object.assign(result, JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>);
       }
-      for (const [key, value] of Object.entries(result)) figures[`${config.name}.${key}`] = value;
-      console.log(config.name, result);
+      for (const [key, value] of Object.entries(result)) figures[`${config.name}: ${key}`] = value;
+      if (import.meta.main) console.log(config.name, result);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

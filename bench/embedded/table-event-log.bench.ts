@@ -1,16 +1,26 @@
 /**
  * Embedded event log (PGlite table): append throughput (batches of 1 and of 100 events, each
- * append a committed transaction), consume throughput, resident memory after 10,000 events.
- * Runs on a fresh store directory with the tuned settings.
+ * append a committed transaction), consume throughput, resident memory after 22,000 events.
+ * Runs on a fresh store directory with the tuned settings, in a child process with the Node.js
+ * flags of `vigil start` (so that its memory figures are the log's alone).
  *
- *   node bench/embedded/table-event-log.ts
+ *   node bench/embedded/table-event-log.bench.ts      or      node bench/run.ts embedded
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { embeddedNodeFlags } from '../../platform/embedded/node-flags.ts';
 import { openPgliteDatabase } from '../../platform/embedded/pglite-database.ts';
 import { createTableEventLog } from '../../platform/embedded/table-event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
+
+function peakRssMb(): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match === null ? Number.NaN : Math.round(Number(match[1]) / 102.4) / 10;
+}
 
 function rssMb(): number {
   return Math.round(process.memoryUsage.rss() / 104_857.6) / 10;
@@ -29,7 +39,7 @@ function makeEvent(i: number): VigilEvent {
   };
 }
 
-export async function run(): Promise<Record<string, number | string>> {
+async function measure(): Promise<Record<string, number | string>> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-bench-log-'));
   try {
     let started = performance.now();
@@ -83,14 +93,25 @@ export async function run(): Promise<Record<string, number | string>> {
       rss_after_22k_appends_mb: rssAfterAppends,
       consume_events_per_s: consumePerS,
       rss_after_consume_mb: rssAfterConsume,
+      peak_rss_mb: peakRssMb(),
       js_heap_used_mb: Math.round(memory.heapUsed / 1_048_576),
       array_buffers_mb: Math.round(memory.arrayBuffers / 1_048_576),
     };
-    console.log('embedded event log', figures);
     return figures;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-if (import.meta.main) await run();
+export async function run(): Promise<Record<string, number | string>> {
+  const { stdout } = await promisify(execFile)(process.execPath, [...embeddedNodeFlags, '--disable-warning=ExperimentalWarning', import.meta.filename, '--child'], {
+    maxBuffer: 1 << 20,
+  });
+  return { 'node flags': embeddedNodeFlags.join(' '), ...(JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>) };
+}
+
+if (process.argv[2] === '--child') {
+  console.log(JSON.stringify(await measure()));
+} else if (import.meta.main) {
+  console.log('embedded event log', await run());
+}
