@@ -70,63 +70,181 @@ export interface ListActionRunsOptions {
   readonly limit?: number;
 }
 
-export type RetryOutcome = 'retried' | 'not-found' | 'not-failed';
+export interface PageActionRunsOptions extends ListActionRunsOptions {
+  /** Continue after this page position (a previous page's `next`). */
+  readonly after?: ActionRunsCursor;
+}
+
+/**
+ * A position in the newest-first order: the last row's `created_at` with full (microsecond)
+ * precision, as PostgreSQL returns it in UTC, and its id.
+ */
+export interface ActionRunsCursor {
+  readonly createdAt: string;
+  readonly id: string;
+}
+
+export interface ActionRunsPage {
+  readonly runs: ActionRun[];
+  /** Present when there are more rows: pass it back as `after` (the API's `cursor`). */
+  readonly next?: string;
+}
+
+/**
+ * - `retried`: back in the queue;
+ * - `not-found`: no such run;
+ * - `not-failed`: only failed (dead-lettered) runs can be retried;
+ * - `expired`: the job's data is gone from both the queue and the outbox (past their retention);
+ * - `busy`: the queue still holds the run's job outside its dead letters (try again shortly).
+ */
+export type RetryOutcome = 'retried' | 'not-found' | 'not-failed' | 'expired' | 'busy';
+
+/** How long `retry` waits for a just-failed job to reach the dead letters. */
+const retryWaitForDeadLetterMs = 3_000;
 
 export interface ActionRunsRepository {
   /** Newest first. */
   list(options?: ListActionRunsOptions): Promise<ActionRun[]>;
+  /** Newest first, a page at a time (keyset pagination: stable while new runs arrive). */
+  page(options?: PageActionRunsOptions): Promise<ActionRunsPage>;
   get(id: string): Promise<ActionRun | undefined>;
-  /** Sends a failed (dead-lettered) run back to the queue with a fresh attempt budget. */
+  /**
+   * Sends a failed (dead-lettered) run back to the queue with a fresh attempt budget. Rejects
+   * (leaving the run failed) when the queue cannot be reached.
+   */
   retry(id: string): Promise<RetryOutcome>;
 }
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a syntactically valid UUID (what `action_runs.id` and `firing_id` hold). */
+export function isUuid(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
+export function encodeActionRunsCursor(cursor: ActionRunsCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+/** The cursor a page's `next` holds; undefined when the text is not one. */
+export function decodeActionRunsCursor(text: string): ActionRunsCursor | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value[0]) &&
+      typeof value[1] === 'string' &&
+      isUuid(value[1])
+    ) {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // not a cursor of ours
+  }
+  return undefined;
+}
+
 export function createActionRunsRepository(db: Database | Sql, queue: ActionQueue): ActionRunsRepository {
+  async function page(options: PageActionRunsOptions = {}): Promise<ActionRunsPage> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, ...values: unknown[]) => {
+      let text = clause;
+      for (const value of values) {
+        params.push(value);
+        text = text.replace('?', `$${params.length}`);
+      }
+      where.push(text);
+    };
+    if (options.status) add('status = ?', options.status);
+    if (options.automation) add('automation_name = ?', options.automation);
+    if (options.firingId) {
+      // Not a UUID: nothing can match (and PostgreSQL would reject the comparison).
+      if (!isUuid(options.firingId)) return { runs: [] };
+      add('firing_id = ?', options.firingId);
+    }
+    if (options.since) add('created_at >= ?', options.since);
+    if (options.until) add('created_at < ?', options.until);
+    if (options.after) add('(created_at, id) < (?::timestamptz, ?::uuid)', options.after.createdAt, options.after.id);
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1_000);
+    params.push(limit + 1);
+    const rows = await db.query<ActionRunRow & { position: string }>(
+      `SELECT ${columns}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position
+         FROM action_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const kept = rows.slice(0, limit);
+    const last = kept.at(-1);
+    const runs = kept.map(({ position: _position, ...row }) => toRun(row));
+    return rows.length > limit && last ? { runs, next: encodeActionRunsCursor({ createdAt: last.position, id: last.id }) } : { runs };
+  }
+
   return {
     async list(options = {}) {
-      const where: string[] = [];
-      const params: unknown[] = [];
-      const add = (clause: string, value: unknown) => {
-        params.push(value);
-        where.push(clause.replace('?', `$${params.length}`));
-      };
-      if (options.status) add('status = ?', options.status);
-      if (options.automation) add('automation_name = ?', options.automation);
-      if (options.firingId) add('firing_id = ?', options.firingId);
-      if (options.since) add('created_at >= ?', options.since);
-      if (options.until) add('created_at < ?', options.until);
-      params.push(Math.min(Math.max(options.limit ?? 100, 1), 1_000));
-      const rows = await db.query<ActionRunRow>(
-        `SELECT ${columns} FROM action_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT $${params.length}`,
-        params,
-      );
-      return rows.map(toRun);
+      return (await page(options)).runs;
     },
 
+    page,
+
     async get(id) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      if (!isUuid(id)) return undefined;
       const [row] = await db.query<ActionRunRow>(`SELECT ${columns} FROM action_runs WHERE id = $1`, [id]);
       return row ? toRun(row) : undefined;
     },
 
     async retry(id) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return 'not-found';
-      const [run] = await db.query<{ status: ActionRunStatus }>('SELECT status FROM action_runs WHERE id = $1', [id]);
-      if (!run) return 'not-found';
-      if (run.status !== 'failed') return 'not-failed';
-      await db.query(
-        `UPDATE action_runs SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, updated_at = now() WHERE id = $1`,
+      if (!isUuid(id)) return 'not-found';
+      // Claim the run: of concurrent retries of one run, one wins; the others see it is no longer failed.
+      const claimed = await db.query<{ finished_at: Date | null }>(
+        `UPDATE action_runs r SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, updated_at = now()
+           FROM (SELECT id, finished_at FROM action_runs WHERE id = $1 AND status = 'failed' FOR UPDATE) previous
+          WHERE r.id = previous.id
+          RETURNING previous.finished_at`,
         [id],
       );
-      if (await queue.retryDeadLetter(id)) return 'retried';
-      // The dead letter expired from the queue: enqueue it again from its outbox row.
-      const [row] = await db.query<OutboxRow>(
-        'SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox WHERE id = $1',
-        [id],
-      );
-      if (!row) return 'not-found';
-      const job = outboxJobFromRow(row);
-      await queue.enqueue([{ id, data: job, policy: retryPolicyForStored(job.action) }]);
-      return 'retried';
+      if (claimed.length === 0) {
+        const [run] = await db.query<{ status: ActionRunStatus }>('SELECT status FROM action_runs WHERE id = $1', [id]);
+        return run ? 'not-failed' : 'not-found';
+      }
+      // Puts the run back in the dead-letter list as it was when the retry could not be carried out.
+      const restore = () =>
+        db.query(
+          `UPDATE action_runs SET status = 'failed', finished_at = coalesce($2, now()), updated_at = now() WHERE id = $1 AND status = 'queued'`,
+          [id, claimed[0]!.finished_at],
+        );
+      try {
+        if (await queue.retryDeadLetter(id)) return 'retried';
+        // A worker records a run as failed just before the queue moves its job to the dead letters:
+        // give that move a moment. A job in any other state would swallow a re-enqueue of its id.
+        let state = await queue.state(id);
+        for (let waited = 0; state === 'active' && waited < retryWaitForDeadLetterMs; waited += 100) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          state = await queue.state(id);
+        }
+        if (state === 'dead' && (await queue.retryDeadLetter(id))) return 'retried';
+        if (state !== undefined && state !== 'dead') {
+          await restore();
+          return 'busy';
+        }
+        // The dead letter expired from the queue: enqueue it again from its outbox row (kept while the run is failed).
+        const [row] = await db.query<OutboxRow>(
+          'SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox WHERE id = $1',
+          [id],
+        );
+        if (!row) {
+          await restore();
+          return 'expired';
+        }
+        const job = outboxJobFromRow(row);
+        await queue.enqueue([{ id, data: job, policy: retryPolicyForStored(job.action) }]);
+        return 'retried';
+      } catch (error) {
+        await restore().catch(() => undefined);
+        throw error;
+      }
     },
   };
 }

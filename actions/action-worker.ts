@@ -3,7 +3,8 @@ import type { Logger } from '../platform/logger.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { PermanentActionError, type ActionJob, type ActionQueue, type FailureDecision } from '../platform/ports/action-queue.ts';
 import { action as actionSchema, parseDuration, type Action, type ActionKind } from '../schemas/action.ts';
-import { createConnectionsRepository } from './connections.ts';
+import { secretFields, type ConnectionKind, type ConnectionOf } from '../schemas/connection.ts';
+import { createConnectionsRepository, redacted, type ConnectionsRepository } from './connections.ts';
 import { actionLifecycleEvent } from './events.ts';
 import type { EmitEvents, ExecutionContext, ExecutionResult, Executor } from './executor.ts';
 import { createHttpClient } from './http.ts';
@@ -52,6 +53,69 @@ export interface ActionWorkers {
 interface AttemptTiming {
   readonly startedAt: number;
   readonly kind: string;
+  /** Secret values of the connections this attempt resolved: scrubbed from what is recorded. */
+  readonly secrets: Set<string>;
+}
+
+/** Secrets shorter than this are not scrubbed (they would mangle ordinary text). */
+const minScrubbedSecretLength = 4;
+
+/**
+ * Replaces every secret value in a text with "[redacted]": a receiver that echoes its request
+ * (headers, a Slack webhook URL in an error page) must not put a credential into the run record,
+ * the API or a lifecycle event. A secret cut off where a text was shortened (its beginning at the
+ * end of the text or before "…") is redacted too.
+ */
+function scrub(text: string | null, secrets: ReadonlySet<string>): string | null {
+  if (text === null || secrets.size === 0) return text;
+  let scrubbed = text;
+  for (const secret of secrets) scrubbed = scrubbed.replaceAll(secret, redacted);
+  const shortened = scrubbed.includes('…');
+  for (const secret of secrets) {
+    for (let length = secret.length - 1; length >= minScrubbedSecretLength; length -= 1) {
+      const head = secret.slice(0, length);
+      if (scrubbed.endsWith(head)) scrubbed = `${scrubbed.slice(0, -length)}${redacted}`;
+      if (shortened && scrubbed.includes(`${head}…`)) scrubbed = scrubbed.replaceAll(`${head}…`, `${redacted}…`);
+    }
+  }
+  return scrubbed;
+}
+
+/** A text as recorded on the run: secrets scrubbed, then shortened to `max` characters. */
+function recorded(text: string | undefined, secrets: ReadonlySet<string>, max: number): string | null {
+  return text === undefined ? null : truncate(scrub(text, secrets)!, max);
+}
+
+function collectSecrets(connection: { readonly kind: ConnectionKind }, into: Set<string>): void {
+  const fields = connection as unknown as Record<string, unknown>;
+  for (const field of secretFields[connection.kind]) {
+    const value = fields[field];
+    const values = typeof value === 'string' ? [value] : value !== null && typeof value === 'object' ? Object.values(value) : [];
+    for (const secret of values) {
+      if (typeof secret !== 'string' || secret.length < minScrubbedSecretLength) continue;
+      into.add(secret);
+      // As it appears inside JSON (an echoed JSON body, the stored result).
+      const escaped = JSON.stringify(secret).slice(1, -1);
+      if (escaped !== secret) into.add(escaped);
+    }
+  }
+}
+
+/** The connections repository for one attempt: remembers the secrets it hands out. */
+function trackingConnections(base: ConnectionsRepository, secrets: Set<string>): ConnectionsRepository {
+  return {
+    ...base,
+    async resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>> {
+      const connection = await base.resolve(name, ...kinds);
+      collectSecrets(connection, secrets);
+      return connection;
+    },
+  };
+}
+
+function kindOf(outbox: OutboxJob | undefined): string {
+  const kind = (outbox?.action as { kind?: unknown } | null | undefined)?.kind;
+  return typeof kind === 'string' ? kind : 'unknown';
 }
 
 function truncate(text: string | undefined, max: number): string | null {
@@ -129,8 +193,9 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     } catch (error) {
       throw new PermanentActionError(messageOf(error));
     }
-    const kindName = typeof (outbox.action as { kind?: unknown } | null)?.kind === 'string' ? String((outbox.action as { kind: string }).kind) : 'unknown';
-    timings.set(job.id, { startedAt: performance.now(), kind: kindName });
+    const kindName = kindOf(outbox);
+    const secrets = new Set<string>();
+    timings.set(job.id, { startedAt: performance.now(), kind: kindName, secrets });
 
     // Record the attempt; a run that already succeeded (a duplicate delivery) is not executed again.
     const started = await db.query<{ attempts: number }>(
@@ -148,29 +213,36 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       return;
     }
     const attempt = started[0]!.attempts;
-    await emitSafely([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
+    // The `started` event goes out while the action runs (it never rejects), not before: the
+    // event log's round trip stays off the action's latency. Outcome events wait for it.
+    const startedEvent = emitSafely([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
 
-    const action = parseStoredAction(outbox.action);
-    const executor = executors[action.kind] as Executor<ActionKind> | undefined;
-    if (!executor) throw new PermanentActionError(`no executor for action kind "${action.kind}"`);
-
-    const context: ExecutionContext = {
-      action,
-      job: outbox,
-      runId: job.id,
-      attempt,
-      scope: templateScope(outbox.context, { run: { id: job.id, attempt } }),
-      timeoutMs: parseDuration(action.timeout) ?? 10_000,
-      signal,
-      http,
-      connections,
-      db,
-      emit,
-      pacer,
-      tokens,
-      logger,
-    };
-    const result: ExecutionResult = await executor(context);
+    let action: Action;
+    let result: ExecutionResult;
+    try {
+      action = parseStoredAction(outbox.action);
+      const executor = executors[action.kind] as Executor<ActionKind> | undefined;
+      if (!executor) throw new PermanentActionError(`no executor for action kind "${action.kind}"`);
+      const context: ExecutionContext = {
+        action,
+        job: outbox,
+        runId: job.id,
+        attempt,
+        scope: templateScope(outbox.context, { run: { id: job.id, attempt } }),
+        timeoutMs: parseDuration(action.timeout) ?? 10_000,
+        signal,
+        http,
+        connections: trackingConnections(connections, secrets),
+        db,
+        emit,
+        pacer,
+        tokens,
+        logger,
+      };
+      result = await executor(context);
+    } finally {
+      await startedEvent;
+    }
 
     const timing = timings.get(job.id);
     timings.delete(job.id);
@@ -179,7 +251,13 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       `UPDATE action_runs SET status = 'succeeded', finished_at = now(), next_attempt_at = NULL, duration_ms = $2,
          response_status = $3, response_body = $4, error = NULL, result = $5, updated_at = now()
        WHERE id = $1`,
-      [job.id, durationMs, result.responseStatus ?? null, truncate(result.responseBody, maxBody), result.result ? JSON.stringify(result.result) : null],
+      [
+        job.id,
+        durationMs,
+        result.responseStatus ?? null,
+        recorded(result.responseBody, secrets, maxBody),
+        result.result ? scrub(JSON.stringify(result.result), secrets) : null,
+      ],
     );
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
@@ -194,12 +272,20 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   }
 
   async function onFailure(job: ActionJob, error: unknown, decision: FailureDecision): Promise<void> {
+    let outbox: OutboxJob | undefined;
+    try {
+      outbox = outboxJobFromData(job.data);
+    } catch {
+      outbox = undefined;
+    }
     const timing = timings.get(job.id);
     timings.delete(job.id);
     const durationMs = timing ? Math.round(performance.now() - timing.startedAt) : null;
-    const kind = timing?.kind ?? 'unknown';
+    const kind = timing?.kind ?? kindOf(outbox);
+    const secrets = timing?.secrets ?? new Set<string>();
     const response = responseOf(error);
-    const reason = decision.retry ? messageOf(error) : decision.reason;
+    const message = scrub(messageOf(error), secrets)!;
+    const reason = decision.retry ? message : scrub(decision.reason, secrets)!;
     const rows = await db.query<{ attempts: number }>(
       `UPDATE action_runs SET status = $2, error = $3, duration_ms = coalesce($4, duration_ms), response_status = $5, response_body = $6,
          next_attempt_at = CASE WHEN $2 = 'retrying' THEN now() + make_interval(secs => $7::double precision / 1000) END,
@@ -212,29 +298,23 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
         truncate(reason, 4_000),
         durationMs,
         response?.status ?? null,
-        truncate(response?.body, maxBody),
+        recorded(response?.body, secrets, maxBody),
         decision.retry ? decision.delayMs : 0,
       ],
     );
     metrics?.actions.inc({ kind, outcome: decision.retry ? 'retried' : 'failed' });
     if (durationMs !== null) metrics?.duration.observe({ kind }, durationMs / 1000);
-    const logFields = { runId: job.id, kind, attempt: rows[0]?.attempts ?? job.attempt, error: messageOf(error) };
+    const logFields = { runId: job.id, kind, attempt: rows[0]?.attempts ?? job.attempt, error: message };
     if (decision.retry) {
       logger.info({ ...logFields, retryInMs: decision.delayMs }, 'action attempt failed; will retry');
       return;
     }
-    logger.warn({ ...logFields, reason: decision.reason }, 'action failed; dead-lettered');
-    let outbox: OutboxJob | undefined;
-    try {
-      outbox = outboxJobFromData(job.data);
-    } catch {
-      outbox = undefined;
-    }
+    logger.warn({ ...logFields, reason }, 'action failed; dead-lettered');
     if (outbox) {
       await emitSafely([
         actionLifecycleEvent('failed', outbox, kind, rows[0]?.attempts ?? job.attempt, {
           status: 'failed',
-          error: truncate(decision.reason, 1_000),
+          error: truncate(reason, 1_000),
           ...(response ? { response_status: response.status } : {}),
         }),
       ]);

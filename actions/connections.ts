@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { z } from 'zod';
 import type { Sql } from '../platform/ports/database.ts';
 import { PermanentActionError } from '../platform/ports/action-queue.ts';
 import {
@@ -23,7 +24,46 @@ export const redacted = '[redacted]';
 
 /** The key is missing or wrong, or a connection is missing: the action cannot run; not retried. */
 export class ConnectionError extends PermanentActionError {
-  override readonly name = 'ConnectionError';
+  override readonly name: string = 'ConnectionError';
+}
+
+/** No VIGIL_SECRET_KEY is configured: connections can be listed and deleted, not saved or used. */
+export class SecretKeyMissingError extends ConnectionError {
+  override readonly name: string = 'SecretKeyMissingError';
+}
+
+/** One problem of a connection's JSON: where (dot path, '' for the whole) and what. */
+export interface ConnectionProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** The connection's name or JSON is invalid; `problems` says where and why (never with the values). */
+export class ConnectionValidationError extends Error {
+  override readonly name = 'ConnectionValidationError';
+  readonly problems: readonly ConnectionProblem[];
+  constructor(problems: readonly ConnectionProblem[]) {
+    const first = problems[0];
+    super(`the connection is invalid: ${first ? `${first.path || '(connection)'}: ${first.message}` : 'unknown problem'}`);
+    this.problems = problems;
+  }
+}
+
+export const secretKeyMissingMessage =
+  'connections need a secret key: set VIGIL_SECRET_KEY to 32 random bytes in base64 (e.g. `openssl rand -base64 32`) and restart Vigil';
+
+/** Zod issues as path-level problems; unknown fields get one problem each, at their own path. */
+function problemsOf(error: z.ZodError): ConnectionProblem[] {
+  const problems: ConnectionProblem[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) problems.push({ path: path ? `${path}.${key}` : key, message: 'unknown field' });
+    } else {
+      problems.push({ path, message: issue.message });
+    }
+  }
+  return problems;
 }
 
 /** Decodes VIGIL_SECRET_KEY (base64 or base64url of 32 bytes) or checks a raw key. */
@@ -67,7 +107,14 @@ function aad(name: string, kind: string): Buffer {
 }
 
 export interface ConnectionsRepository {
-  /** Validates and stores (insert or replace) a connection; returns it redacted. */
+  /** Whether a secret key is configured (without one, `upsert` and `resolve` throw SecretKeyMissingError). */
+  readonly hasSecretKey: boolean;
+  /**
+   * Validates and stores (insert or replace) a connection; returns it redacted. A secret field
+   * given as "[redacted]" keeps the value stored for this connection (so a connection read from
+   * the API can be edited and saved back). Throws ConnectionValidationError for an invalid name or
+   * JSON, SecretKeyMissingError without a key, ConnectionError when a kept secret cannot be read.
+   */
   upsert(name: string, config: unknown): Promise<RedactedConnection>;
   /** The connection with secrets replaced by "[redacted]"; undefined when absent. */
   get(name: string): Promise<RedactedConnection | undefined>;
@@ -80,10 +127,56 @@ export interface ConnectionsRepository {
 
 export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Array | undefined): ConnectionsRepository {
   const key = parseSecretKey(secretKey);
+  const columns = 'name, kind, config, secret_iv, secret_data, secret_tag, key_id, created_at, updated_at';
 
   function requireKey(): Buffer {
-    if (!key) throw new ConnectionError('connections need a secret key: set VIGIL_SECRET_KEY to 32 random bytes in base64');
+    if (!key) throw new SecretKeyMissingError(secretKeyMissingMessage);
     return key;
+  }
+
+  /** The stored secret fields of a row; throws ConnectionError when they cannot be decrypted with the configured key. */
+  function decryptSecret(row: ConnectionRow): Record<string, unknown> {
+    const decryptionKey = requireKey();
+    if (row.key_id !== keyId(decryptionKey)) {
+      throw new ConnectionError(`connection "${row.name}" was encrypted with another secret key than the configured VIGIL_SECRET_KEY`);
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', decryptionKey, row.secret_iv);
+      decipher.setAAD(aad(row.name, row.kind));
+      decipher.setAuthTag(row.secret_tag);
+      const plain = Buffer.concat([decipher.update(row.secret_data), decipher.final()]).toString('utf8');
+      return JSON.parse(plain) as Record<string, unknown>;
+    } catch {
+      throw new ConnectionError(`connection "${row.name}" cannot be decrypted (wrong key or tampered data)`);
+    }
+  }
+
+  /**
+   * Replaces secret fields given as "[redacted]" with the values stored for the connection;
+   * a placeholder with nothing stored to keep is a validation problem at its path.
+   */
+  async function keepRedactedSecrets(name: string, input: unknown): Promise<unknown> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+    const given = input as Record<string, unknown>;
+    const kind = given.kind;
+    if (typeof kind !== 'string' || !Object.hasOwn(secretFields, kind)) return input;
+    const placeholders = secretFields[kind as ConnectionKind].filter((field) => given[field] === redacted);
+    if (placeholders.length === 0) return input;
+    const [row] = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE name = $1`, [name]);
+    const stored = row && row.kind === kind ? decryptSecret(row) : undefined;
+    const problems: ConnectionProblem[] = [];
+    const merged: Record<string, unknown> = { ...given };
+    for (const field of placeholders) {
+      if (stored && stored[field] !== undefined) merged[field] = stored[field];
+      else {
+        problems.push({
+          path: field,
+          message: `is "${redacted}", which keeps a stored secret, but ${row ? (row.kind === kind ? `connection "${name}" has no ${field}` : `connection "${name}" is a ${row.kind} connection`) : `there is no connection "${name}" yet`}; send the secret's value`,
+        });
+      }
+    }
+    if (problems.length > 0) throw new ConnectionValidationError(problems);
+    return merged;
   }
 
   function redact(row: ConnectionRow): RedactedConnection {
@@ -98,12 +191,16 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
     };
   }
 
-  const columns = 'name, kind, config, secret_iv, secret_data, secret_tag, key_id, created_at, updated_at';
-
   return {
+    hasSecretKey: key !== undefined,
+
     async upsert(name, input) {
-      if (!connectionNamePattern.test(name)) throw new Error('connection names are 1-128 letters, digits, "_", "." or "-"');
-      const config = connectionConfig.parse(input);
+      if (!connectionNamePattern.test(name)) {
+        throw new ConnectionValidationError([{ path: 'name', message: 'connection names are 1-128 letters, digits, "_", "." or "-", starting with a letter or digit' }]);
+      }
+      const parsed = connectionConfig.safeParse(await keepRedactedSecrets(name, input));
+      if (!parsed.success) throw new ConnectionValidationError(problemsOf(parsed.error));
+      const config = parsed.data;
       const { plain, secret } = split(config);
       const encryptionKey = requireKey();
       const iv = randomBytes(12);
@@ -144,20 +241,7 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
       if (!(kinds as string[]).includes(row.kind)) {
         throw new ConnectionError(`connection "${name}" is a ${row.kind} connection; this action needs a ${kinds.join(' or ')} connection`);
       }
-      const decryptionKey = requireKey();
-      if (row.key_id !== keyId(decryptionKey)) {
-        throw new ConnectionError(`connection "${name}" was encrypted with another secret key than the configured VIGIL_SECRET_KEY`);
-      }
-      let secret: Record<string, unknown>;
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', decryptionKey, row.secret_iv);
-        decipher.setAAD(aad(row.name, row.kind));
-        decipher.setAuthTag(row.secret_tag);
-        const plain = Buffer.concat([decipher.update(row.secret_data), decipher.final()]).toString('utf8');
-        secret = JSON.parse(plain) as Record<string, unknown>;
-      } catch {
-        throw new ConnectionError(`connection "${name}" cannot be decrypted (wrong key or tampered data)`);
-      }
+      const secret = decryptSecret(row);
       const parsed = connectionConfig.safeParse({ kind: row.kind, ...row.config, ...secret });
       if (!parsed.success) throw new ConnectionError(`connection "${name}" is invalid: ${parsed.error.issues[0]?.message ?? 'unknown error'}`);
       return parsed.data as ConnectionOf<K>;

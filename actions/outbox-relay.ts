@@ -1,5 +1,5 @@
 import type { Logger } from '../platform/logger.ts';
-import type { Database } from '../platform/ports/database.ts';
+import type { Database, Sql } from '../platform/ports/database.ts';
 import type { ActionQueue } from '../platform/ports/action-queue.ts';
 import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
@@ -9,12 +9,17 @@ import { retryPolicyForStored } from './retry-policy.ts';
  * evaluator in the same transaction as the firing) into the action queue.
  *
  * In one transaction it claims pending rows (FOR UPDATE SKIP LOCKED, so several relays share
- * the work), enqueues them with the row id as the job id, records the runs as `queued` and
- * marks the rows relayed. If the queue is unreachable the transaction rolls back: the rows stay
- * pending and are retried with backoff. If the commit fails after the enqueue, the next pass
- * enqueues the same ids again, which the queue ignores: each row becomes exactly one job.
+ * the work), marks them relayed and records their runs as `queued` (one statement), then
+ * enqueues them with the row id as the job id and commits. If the queue is unreachable the
+ * transaction rolls back: the rows stay pending and are retried with backoff. If the commit
+ * fails after the enqueue, the next pass enqueues the same ids again, which the queue ignores:
+ * each row becomes exactly one job.
  *
  * Woken by NOTIFY vigil_outbox; polls as a fallback (missed notifications, lost LISTEN connection).
+ *
+ * Retention: relayed rows older than `retentionMs` (7 days) are deleted periodically, except
+ * those whose run is failed: a dead letter can be retried from its outbox row even after the
+ * queue has dropped it. (The run record, not the outbox, is what stops a re-execution.)
  */
 
 export interface OutboxRelayOptions {
@@ -27,11 +32,17 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   /** Longest wait between attempts while the queue or database is failing (default 10 s). */
   readonly maxBackoffMs?: number;
+  /** Relayed rows are deleted this long after they were relayed (default 7 days; 0 keeps them). */
+  readonly retentionMs?: number;
+  /** How often old relayed rows are deleted (default 1 h; the first pass runs a minute after start, or sooner when the interval is shorter). */
+  readonly retentionIntervalMs?: number;
 }
 
 export interface OutboxRelay {
   /** Relays everything pending now; resolves with the number of rows relayed. For tests and tools. */
   flush(): Promise<number>;
+  /** Deletes relayed rows past retention now; resolves with the number deleted. For tests and tools. */
+  prune(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -40,28 +51,51 @@ export const outboxChannel = 'vigil_outbox';
 /** One relay pass over at most `batchSize` pending rows; returns how many it relayed. */
 export async function relayPendingBatch(db: Database, queue: ActionQueue, batchSize: number): Promise<number> {
   return db.transaction(async (tx) => {
+    // Claim, mark relayed and record the runs in one round trip; the enqueue below decides
+    // whether all of it commits.
     const rows = await tx.query<OutboxRow>(
-      `SELECT id, firing_id, automation_name, phase, action_index, action, context
-         FROM action_outbox
-        WHERE relayed_at IS NULL
-        ORDER BY created_at, id
-        LIMIT $1
-          FOR UPDATE SKIP LOCKED`,
+      `WITH claimed AS (
+         SELECT id FROM action_outbox
+          WHERE relayed_at IS NULL
+          ORDER BY created_at, id
+          LIMIT $1
+            FOR UPDATE SKIP LOCKED
+       ), relayed AS (
+         UPDATE action_outbox o SET relayed_at = now() FROM claimed WHERE o.id = claimed.id
+         RETURNING o.id, o.firing_id, o.automation_name, o.phase, o.action_index, o.action, o.context, o.created_at
+       ), runs AS (
+         INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
+         SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM relayed
+         ON CONFLICT (id) DO NOTHING
+       )
+       SELECT id, firing_id, automation_name, phase, action_index, action, context FROM relayed ORDER BY created_at, id`,
       [batchSize],
     );
     if (rows.length === 0) return 0;
     await queue.enqueue(rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) })));
-    const ids = rows.map((row) => row.id);
-    await tx.query('UPDATE action_outbox SET relayed_at = now() WHERE id = ANY($1::uuid[])', [ids]);
-    await tx.query(
-      `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
-       SELECT o.id, o.firing_id, o.automation_name, o.phase, o.action_index, coalesce(o.action->>'kind', 'unknown'), 'queued'
-         FROM action_outbox o WHERE o.id = ANY($1::uuid[])
-       ON CONFLICT (id) DO NOTHING`,
-      [ids],
-    );
     return rows.length;
   });
+}
+
+/**
+ * Deletes rows relayed before `relayedBefore`, except those whose run is failed (dead letters
+ * stay retryable from their row), `batchSize` rows per statement; returns how many it deleted.
+ */
+export async function pruneRelayedOutbox(db: Sql, relayedBefore: Date, batchSize = 5_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db.query<{ id: string }>(
+      `DELETE FROM action_outbox WHERE id IN (
+         SELECT o.id FROM action_outbox o
+          WHERE o.relayed_at < $1
+            AND NOT EXISTS (SELECT 1 FROM action_runs r WHERE r.id = o.id AND r.status = 'failed')
+          LIMIT $2)
+       RETURNING id`,
+      [relayedBefore, batchSize],
+    );
+    total += deleted.length;
+    if (deleted.length < batchSize) return total;
+  }
 }
 
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
@@ -69,6 +103,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const batchSize = options.batchSize ?? 500;
   const pollIntervalMs = options.pollIntervalMs ?? 500;
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 3_600_000;
+  const retentionIntervalMs = options.retentionIntervalMs ?? 3_600_000;
 
   let closed = false;
   /** A NOTIFY arrived since the last pass started: run another pass instead of sleeping. */
@@ -129,7 +165,29 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     }
   })();
 
+  let pruneInFlight: Promise<number> | undefined;
+  const prune = (): Promise<number> => {
+    if (retentionMs <= 0) return Promise.resolve(0);
+    pruneInFlight ??= pruneRelayedOutbox(db, new Date(Date.now() - retentionMs)).finally(() => (pruneInFlight = undefined));
+    return pruneInFlight;
+  };
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const schedulePrune = (delayMs: number) => {
+    if (closed || retentionMs <= 0) return;
+    pruneTimer = setTimeout(() => {
+      prune().then(
+        (deleted) => {
+          if (deleted > 0) logger.info({ deleted, retentionMs }, 'outbox relay: deleted relayed rows past retention');
+        },
+        (error: unknown) => logger.warn({ err: error }, 'outbox relay: cannot delete relayed rows past retention; will try again'),
+      ).finally(() => schedulePrune(retentionIntervalMs));
+    }, delayMs);
+    pruneTimer.unref();
+  };
+  schedulePrune(Math.min(60_000, retentionIntervalMs));
+
   return {
+    prune,
     async flush() {
       let total = 0;
       for (;;) {
@@ -140,8 +198,10 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     },
     async close() {
       closed = true;
+      clearTimeout(pruneTimer);
       endSleep?.();
       await loop;
+      await pruneInFlight?.catch(() => undefined);
       await unlisten?.();
     },
   };

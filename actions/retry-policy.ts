@@ -1,4 +1,4 @@
-import { action as actionSchema, parseDuration, type Action } from '../schemas/action.ts';
+import { parseDuration, retryPolicy, type Action } from '../schemas/action.ts';
 import { defaultRetryPolicy, PermanentActionError, RetryableActionError, type RetryPolicy } from '../platform/ports/action-queue.ts';
 
 /*
@@ -118,8 +118,15 @@ export function retryPolicyOf(action: Pick<Action, 'retry'>): RetryPolicy {
   };
 }
 
-/** The retry policy of an action as stored (JSON); the default policy when it does not validate. */
+const storedRetryPolicy = retryPolicy.prefault({});
+
+/**
+ * The retry policy of an action as stored (JSON): its `retry` settings, or the default policy
+ * when they do not validate. Only `retry` is read: validating the whole action would parse every
+ * Liquid template of it once per enqueued job (the worker validates the action when it runs).
+ */
 export function retryPolicyForStored(stored: unknown): RetryPolicy {
-  const parsed = actionSchema.safeParse(stored);
-  return parsed.success ? retryPolicyOf(parsed.data) : defaultRetryPolicy;
+  const retry = stored !== null && typeof stored === 'object' ? (stored as { retry?: unknown }).retry : undefined;
+  const parsed = storedRetryPolicy.safeParse(retry);
+  return parsed.success ? retryPolicyOf({ retry: parsed.data }) : defaultRetryPolicy;
 }

@@ -93,13 +93,15 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
   const keepCompletedS = Math.ceil((options.keepCompletedMs ?? 24 * 3_600_000) / 1000);
   const keepDeadS = Math.ceil((options.keepDeadMs ?? 30 * 24 * 3_600_000) / 1000);
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5_000;
+  const maxStalledCount = options.maxStalledCount ?? 3;
 
   const queue = new Queue(name, {
     connection: redisConnection(options.redisUrl, true),
     prefix,
   });
   queue.on('error', onError);
-  const workers = new Set<Worker>();
+  /** Closes each worker started by `process` (and waits for its pending failure reports). */
+  const closers = new Set<() => Promise<void>>();
 
   async function findDead(id: string): Promise<Job | undefined> {
     const job = (await queue.getJob(id)) as Job | undefined;
@@ -132,17 +134,24 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
     },
 
     async process(processOptions: ProcessOptions): Promise<QueueWorker> {
+      /** Errors the processor below threw; a `failed` event with any other error was not seen by onFailure. */
+      const decided = new WeakSet<Error>();
+      /** onFailure calls made from `failed` events, awaited by close. */
+      const reports = new Set<Promise<void>>();
+      const toActionJob = (job: Job): ActionJob => {
+        const envelope = toEnvelope(job.data);
+        return {
+          id: job.id ?? '',
+          data: envelope.d,
+          attempt: job.attemptsMade + 1,
+          policy: envelope.p,
+          enqueuedAt: new Date(envelope.o),
+        };
+      };
       const worker = new Worker(
         name,
         async (job: Job, _token?: string, signal?: AbortSignal) => {
-          const envelope = toEnvelope(job.data);
-          const actionJob: ActionJob = {
-            id: job.id ?? '',
-            data: envelope.d,
-            attempt: job.attemptsMade + 1,
-            policy: envelope.p,
-            enqueuedAt: new Date(envelope.o),
-          };
+          const actionJob = toActionJob(job);
           try {
             await processOptions.handle(actionJob, signal ?? new AbortController().signal);
           } catch (error) {
@@ -152,8 +161,11 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
                 onError(hookError instanceof Error ? hookError : new Error(String(hookError)));
               });
             }
-            if (decision.retry) throw new DecidedRetry(error instanceof Error ? error.message : String(error), decision.delayMs);
-            throw new UnrecoverableError(decision.reason);
+            const thrown = decision.retry
+              ? new DecidedRetry(error instanceof Error ? error.message : String(error), decision.delayMs)
+              : new UnrecoverableError(decision.reason);
+            decided.add(thrown);
+            throw thrown;
           }
         },
         {
@@ -162,20 +174,39 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
           concurrency: Math.max(1, processOptions.concurrency),
           lockDuration: options.lockDurationMs ?? 30_000,
           stalledInterval: options.stalledIntervalMs ?? 30_000,
-          maxStalledCount: options.maxStalledCount ?? 3,
+          maxStalledCount,
           settings: {
             backoffStrategy: (_attemptsMade: number, _type?: string, error?: Error) =>
               error instanceof DecidedRetry ? error.delayMs : 0,
           },
         },
       );
+      // BullMQ fails some jobs without running the processor: a job whose workers died (or lost
+      // its lock) more than maxStalledCount times is failed by the next worker that takes it.
+      // Report those through onFailure too, so the run record says dead-lettered and why.
+      worker.on('failed', (job: Job | undefined, error: Error) => {
+        if (!job || decided.has(error) || !processOptions.onFailure) return;
+        const reason = /stalled more than allowable limit/.test(error.message)
+          ? `the worker running it stopped mid-attempt ${maxStalledCount + 1} time${maxStalledCount === 0 ? '' : 's'} (crashed, was killed or stopped renewing its lock), more than the ${maxStalledCount} restart${maxStalledCount === 1 ? '' : 's'} allowed (${error.message})`
+          : `the queue failed the job: ${error.message}`;
+        const actionJob = toActionJob(job);
+        const report = processOptions.onFailure(actionJob, error, { retry: false, reason }).catch((hookError: unknown) => {
+          onError(hookError instanceof Error ? hookError : new Error(String(hookError)));
+        });
+        reports.add(report);
+        void report.finally(() => reports.delete(report));
+      });
       worker.on('error', onError);
-      workers.add(worker);
       await worker.waitUntilReady();
+      const close = async () => {
+        await worker.close();
+        await Promise.all(reports);
+      };
+      closers.add(close);
       return {
         async close() {
-          workers.delete(worker);
-          await worker.close();
+          closers.delete(close);
+          await close();
         },
       };
     },
@@ -226,8 +257,8 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
     },
 
     async close(): Promise<void> {
-      await Promise.all([...workers].map((worker) => worker.close()));
-      workers.clear();
+      await Promise.all([...closers].map((close) => close()));
+      closers.clear();
       await queue.close();
     },
   });
