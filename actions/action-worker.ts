@@ -6,7 +6,7 @@ import { action as actionSchema, parseDuration, type Action, type ActionKind } f
 import { secretFields, type ConnectionKind, type ConnectionOf } from '../schemas/connection.ts';
 import { createConnectionsRepository, redacted, type ConnectionsRepository } from './connections.ts';
 import { actionLifecycleEvent } from './events.ts';
-import type { EmitEvents, ExecutionContext, ExecutionResult, Executor } from './executor.ts';
+import type { EmitEvents, ExecutionContext, Executor } from './executor.ts';
 import { createHttpClient } from './http.ts';
 import { executors } from './kinds/index.ts';
 import { outboxJobFromData, type OutboxJob } from './outbox-job.ts';
@@ -177,13 +177,21 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   const metrics = createMetrics(options.metrics);
   const timings = new Map<string, AttemptTiming>();
 
-  async function emitSafely(events: Parameters<EmitEvents>[0]): Promise<void> {
-    try {
-      await emit(events);
-    } catch (error) {
+  /** Lifecycle events on their way to the log; close() waits for them. */
+  const emitting = new Set<Promise<void>>();
+
+  /**
+   * Sends lifecycle events without holding the job's slot: the event log's round trip (Kafka
+   * acks=all) would otherwise add to every action's time in the queue and cap throughput at
+   * concurrency / round trip. Appends keep their call order, so `started` precedes the outcome.
+   */
+  function emitInBackground(events: Parameters<EmitEvents>[0]): void {
+    const sending = emit(events).catch((error: unknown) => {
       // The run record is the source of truth; a lifecycle event that cannot be logged must not re-run the action.
       logger.warn({ err: error, events: events.map((event) => event.event) }, 'action lifecycle event could not be emitted');
-    }
+    });
+    emitting.add(sending);
+    void sending.finally(() => emitting.delete(sending));
   }
 
   async function handle(job: ActionJob, signal: AbortSignal): Promise<void> {
@@ -213,36 +221,28 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       return;
     }
     const attempt = started[0]!.attempts;
-    // The `started` event goes out while the action runs (it never rejects), not before: the
-    // event log's round trip stays off the action's latency. Outcome events wait for it.
-    const startedEvent = emitSafely([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
+    emitInBackground([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
 
-    let action: Action;
-    let result: ExecutionResult;
-    try {
-      action = parseStoredAction(outbox.action);
-      const executor = executors[action.kind] as Executor<ActionKind> | undefined;
-      if (!executor) throw new PermanentActionError(`no executor for action kind "${action.kind}"`);
-      const context: ExecutionContext = {
-        action,
-        job: outbox,
-        runId: job.id,
-        attempt,
-        scope: templateScope(outbox.context, { run: { id: job.id, attempt } }),
-        timeoutMs: parseDuration(action.timeout) ?? 10_000,
-        signal,
-        http,
-        connections: trackingConnections(connections, secrets),
-        db,
-        emit,
-        pacer,
-        tokens,
-        logger,
-      };
-      result = await executor(context);
-    } finally {
-      await startedEvent;
-    }
+    const action = parseStoredAction(outbox.action);
+    const executor = executors[action.kind] as Executor<ActionKind> | undefined;
+    if (!executor) throw new PermanentActionError(`no executor for action kind "${action.kind}"`);
+    const context: ExecutionContext = {
+      action,
+      job: outbox,
+      runId: job.id,
+      attempt,
+      scope: templateScope(outbox.context, { run: { id: job.id, attempt } }),
+      timeoutMs: parseDuration(action.timeout) ?? 10_000,
+      signal,
+      http,
+      connections: trackingConnections(connections, secrets),
+      db,
+      emit,
+      pacer,
+      tokens,
+      logger,
+    };
+    const result = await executor(context);
 
     const timing = timings.get(job.id);
     timings.delete(job.id);
@@ -262,7 +262,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
     logger.debug({ runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs }, 'action succeeded');
-    await emitSafely([
+    emitInBackground([
       actionLifecycleEvent('succeeded', outbox, action.kind, attempt, {
         status: 'succeeded',
         duration_ms: durationMs,
@@ -311,7 +311,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     }
     logger.warn({ ...logFields, reason }, 'action failed; dead-lettered');
     if (outbox) {
-      await emitSafely([
+      emitInBackground([
         actionLifecycleEvent('failed', outbox, kind, rows[0]?.attempts ?? job.attempt, {
           status: 'failed',
           error: truncate(reason, 1_000),
@@ -325,6 +325,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   return {
     async close() {
       await worker.close();
+      await Promise.all(emitting);
       await guard.close();
     },
   };

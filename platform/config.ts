@@ -46,6 +46,7 @@ const environmentSchema = z.object({
       'must be a comma-separated list of host:port',
     ),
   VIGIL_KAFKA_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a valid Kafka topic name').default('vigil.events'),
+  VIGIL_DATABASE_POOL_SIZE: positiveInt.max(500).default(32),
   VIGIL_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1–64 letters, digits, ".", "_" or "-"').default('vigil'),
   VIGIL_KAFKA_PARTITIONS: positiveInt.max(1024).default(6),
   VIGIL_LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),

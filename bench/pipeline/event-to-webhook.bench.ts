@@ -63,22 +63,27 @@ export async function run(): Promise<Record<string, number | string>> {
 
   const key = `bench-admin-${randomBytes(16).toString('hex')}`;
   const port = 7792;
-  const vigil = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('../../cli/main.ts', import.meta.url).pathname, 'start'], {
-    env: {
-      ...process.env,
-      VIGIL_PORT: String(port),
-      VIGIL_ADMIN_KEY: key,
-      VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'warn',
-      VIGIL_KAFKA_TOPIC: `vigil.bench.e2e.${tag}`,
-      VIGIL_RATE_LIMIT_PER_MINUTE: '100000000',
-      VIGIL_EGRESS_ALLOWLIST: '127.0.0.1',
-      VIGIL_REDIS_PREFIX: `vigil-bench-${tag}`,
-      DATABASE_URL: url.toString(),
-      KAFKA_BROKERS: brokers,
-      REDIS_URL: redisUrl,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const env = {
+    ...process.env,
+    VIGIL_PORT: String(port),
+    VIGIL_ADMIN_KEY: key,
+    VIGIL_LOG_LEVEL: process.env.VIGIL_LOG_LEVEL ?? 'warn',
+    VIGIL_KAFKA_TOPIC: `vigil.bench.e2e.${tag}`,
+    VIGIL_RATE_LIMIT_PER_MINUTE: '100000000',
+    VIGIL_EGRESS_ALLOWLIST: '127.0.0.1',
+    VIGIL_REDIS_PREFIX: `vigil-bench-${tag}`,
+    DATABASE_URL: url.toString(),
+    KAFKA_BROKERS: brokers,
+    REDIS_URL: redisUrl,
+  };
+  // BENCH_SPLIT_ROLES=1: the action workers in a process of their own, as a deployment would.
+  const roleSets = process.env.BENCH_SPLIT_ROLES ? ['ingest,api,triggers', 'actions'] : ['ingest,api,triggers,actions'];
+  const processes = roleSets.map((roles) =>
+    spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('../../cli/main.ts', import.meta.url).pathname, 'start', '--role', roles], {
+      env: roles.includes('ingest') ? env : { ...env, VIGIL_PORT: String(port + 1) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  );
   const base = `http://127.0.0.1:${port}`;
   const dispatcher = new Agent({ connections: 16 });
   const sentAt = new Map<string, number>();
@@ -122,9 +127,10 @@ export async function run(): Promise<Record<string, number | string>> {
       'latency p99 (ms)': Math.round(percentile(latencies, 99) * 10) / 10,
       'latency max (ms)': Math.round((latencies.at(-1) ?? Number.NaN) * 10) / 10,
       'webhooks received': arrivals.size - warm,
+      processes: roleSets.join(' | '),
     };
   } finally {
-    vigil.kill('SIGTERM');
+    for (const child of processes) child.kill('SIGTERM');
     await dispatcher.close();
     receiver.close();
   }

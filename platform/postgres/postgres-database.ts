@@ -18,6 +18,8 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'vigil',
     connectionTimeoutMillis: 5_000,
+    // Opening a connection costs 10–45 ms here: keep idle ones for a while instead of 10 s.
+    idleTimeoutMillis: 60_000,
   });
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.

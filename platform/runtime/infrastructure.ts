@@ -43,7 +43,7 @@ export async function openInfrastructure(config: Config, logger: Logger): Promis
 export async function openDatabase(config: Config): Promise<Database> {
   if (config.mode === 'distributed') {
     const { createPostgresDatabase } = await import('../postgres/postgres-database.ts');
-    return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil' });
+    return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil', poolSize: config.VIGIL_DATABASE_POOL_SIZE });
   }
   const { openPgliteDatabase } = await import('../embedded/pglite-database.ts');
   const dataDir = resolve(config.VIGIL_DATA_DIR);
