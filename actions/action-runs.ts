@@ -8,29 +8,9 @@ import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
  * Rows with status `failed` are the dead-letter list; `retry` sends one back to the queue.
  */
 
-export type ActionRunStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
-export const actionRunStatuses: readonly ActionRunStatus[] = ['queued', 'running', 'retrying', 'succeeded', 'failed'];
+import type { ActionRun, ActionRunStatus } from '../schemas/api-resources.ts';
 
-export interface ActionRun {
-  readonly id: string;
-  readonly firing_id: string;
-  readonly automation_name: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly action_index: number;
-  readonly kind: string;
-  readonly status: ActionRunStatus;
-  readonly attempts: number;
-  readonly created_at: string;
-  readonly first_started_at: string | null;
-  readonly last_started_at: string | null;
-  readonly finished_at: string | null;
-  readonly next_attempt_at: string | null;
-  readonly duration_ms: number | null;
-  readonly response_status: number | null;
-  readonly response_body: string | null;
-  readonly error: string | null;
-  readonly result: unknown;
-}
+export { actionRunStatuses, type ActionRun, type ActionRunStatus } from '../schemas/api-resources.ts';
 
 interface ActionRunRow extends Omit<ActionRun, 'created_at' | 'first_started_at' | 'last_started_at' | 'finished_at' | 'next_attempt_at'> {
   created_at: Date;

@@ -5,6 +5,7 @@
 import type { Automation, AutomationInput } from '../schemas/automation.ts';
 import type { IncomingEvent, VigilEvent } from '../schemas/event.ts';
 import type { ApiProblem } from './errors.ts';
+import type { ActionRun, ActionRunStatus, Firing } from '../schemas/api-resources.ts';
 
 export type { Automation, AutomationInput, ValidationError } from '../schemas/automation.ts';
 export type { IncomingEvent, VigilEvent, Resource, RelatedResource } from '../schemas/event.ts';
@@ -68,19 +69,7 @@ export type AutomationValidation =
   | { readonly valid: true; readonly automation: Automation }
   | { readonly valid: false; readonly message: string; readonly errors: readonly ApiProblem[] };
 
-/** A firing of an automation, as stored. */
-export interface Firing {
-  readonly id: string;
-  /** `triggered` (not resolved) or `resolved`. */
-  readonly status: 'triggered' | 'resolved';
-  readonly triggered_at: string;
-  readonly resolved_at: string | null;
-  readonly for_each: Readonly<Record<string, string>>;
-  readonly window: { readonly start: string; readonly end: string };
-  readonly count: number;
-  readonly deadline: string | null;
-  readonly event_ids: readonly string[];
-}
+export type { Firing } from '../schemas/api-resources.ts';
 
 export interface FiringFilter {
   readonly status?: 'triggered' | 'resolved';
@@ -150,30 +139,7 @@ export interface AutomationTestResult {
   readonly explanations_not_listed?: number;
 }
 
-export type ActionRunStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
-export const actionRunStatuses: readonly ActionRunStatus[] = ['queued', 'running', 'retrying', 'succeeded', 'failed'];
-
-/** One run of one action of one firing; `failed` runs are the dead-letter list. */
-export interface ActionRun {
-  readonly id: string;
-  readonly firing_id: string;
-  readonly automation_name: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly action_index: number;
-  readonly kind: string;
-  readonly status: ActionRunStatus;
-  readonly attempts: number;
-  readonly created_at: string;
-  readonly first_started_at: string | null;
-  readonly last_started_at: string | null;
-  readonly finished_at: string | null;
-  readonly next_attempt_at: string | null;
-  readonly duration_ms: number | null;
-  readonly response_status: number | null;
-  readonly response_body: string | null;
-  readonly error: string | null;
-  readonly result: unknown;
-}
+export { actionRunStatuses, type ActionRun, type ActionRunStatus } from '../schemas/api-resources.ts';
 
 export interface ActionRunFilter {
   readonly status?: ActionRunStatus;

@@ -1,3 +1,4 @@
+import type { Firing } from '../../schemas/api-resources.ts';
 import type { Database } from '../../platform/ports/database.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
@@ -72,17 +73,7 @@ export async function patchAutomation(db: Database, name: string, patch: Automat
 // ---------------------------------------------------------------------------------------------
 // Firings
 
-export interface FiringResource {
-  readonly id: string;
-  readonly status: 'triggered' | 'resolved';
-  readonly triggered_at: string;
-  readonly resolved_at: string | null;
-  readonly for_each: Readonly<Record<string, string>>;
-  readonly window: { readonly start: string; readonly end: string };
-  readonly count: number;
-  readonly deadline: string | null;
-  readonly event_ids: readonly string[];
-}
+export type FiringResource = Firing;
 
 interface FiringRow {
   id: string;

@@ -1,0 +1,43 @@
+/**
+ * Shapes of resources the control-plane API returns, shared by the server (which builds them)
+ * and the SDK (which receives them), so that the two cannot drift apart.
+ */
+
+export type ActionRunStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
+export const actionRunStatuses: readonly ActionRunStatus[] = ['queued', 'running', 'retrying', 'succeeded', 'failed'];
+
+/** One run of one action of one firing; `failed` runs are the dead-letter list. */
+export interface ActionRun {
+  readonly id: string;
+  readonly firing_id: string;
+  readonly automation_name: string;
+  readonly phase: 'triggered' | 'resolved';
+  readonly action_index: number;
+  readonly kind: string;
+  readonly status: ActionRunStatus;
+  readonly attempts: number;
+  readonly created_at: string;
+  readonly first_started_at: string | null;
+  readonly last_started_at: string | null;
+  readonly finished_at: string | null;
+  readonly next_attempt_at: string | null;
+  readonly duration_ms: number | null;
+  readonly response_status: number | null;
+  readonly response_body: string | null;
+  readonly error: string | null;
+  readonly result: unknown;
+}
+
+/** A firing of an automation, as stored (`GET /api/automations/{name}/firings`). */
+export interface Firing {
+  readonly id: string;
+  /** `triggered` (not resolved) or `resolved`. */
+  readonly status: 'triggered' | 'resolved';
+  readonly triggered_at: string;
+  readonly resolved_at: string | null;
+  readonly for_each: Readonly<Record<string, string>>;
+  readonly window: { readonly start: string; readonly end: string };
+  readonly count: number;
+  readonly deadline: string | null;
+  readonly event_ids: readonly string[];
+}
