@@ -3,7 +3,7 @@ import type { Database } from '../../platform/ports/database.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import type { StoredAutomation } from '../../triggers/index.ts';
-import { globToLike } from '../events/event-history.ts';
+import { globToLike, historyRowToEvent, type HistoryEventRow } from '../events/event-history.ts';
 import type { AutomationPatch } from './automation-schemas.ts';
 
 /*
@@ -199,15 +199,7 @@ export async function countHistory(db: Database, range: HistoryRange, cap: numbe
   return Number(row?.n ?? 0);
 }
 
-interface HistoryRow {
-  received: Date;
-  id: string;
-  occurred: Date;
-  event: string;
-  resource: VigilEvent['resource'];
-  related: VigilEvent['related'];
-  payload: VigilEvent['payload'];
-  follows: string | null;
+interface HistoryRow extends HistoryEventRow {
   /** occurred with microseconds, for the keyset. */
   position: string;
   received_position: string;
@@ -232,16 +224,7 @@ export async function* readHistory(db: Database, range: HistoryRange, pageSize =
       params,
     );
     if (rows.length > 0) {
-      yield rows.map((row) => ({
-        id: row.id,
-        occurred: row.occurred.toISOString(),
-        received: row.received.toISOString(),
-        event: row.event,
-        resource: row.resource,
-        related: row.related,
-        payload: row.payload,
-        ...(row.follows !== null ? { follows: row.follows } : {}),
-      }));
+      yield rows.map(historyRowToEvent);
     }
     const last = rows.at(-1);
     if (rows.length < pageSize || !last) return;

@@ -19,7 +19,8 @@ export interface StoredEvent extends VigilEvent {
   readonly seq: bigint;
 }
 
-interface EventRow {
+/** The columns of an event_history row that make up the event. */
+export interface HistoryEventRow {
   received: Date;
   id: string;
   occurred: Date;
@@ -28,10 +29,14 @@ interface EventRow {
   related: VigilEvent['related'];
   payload: VigilEvent['payload'];
   follows: string | null;
+}
+
+interface EventRow extends HistoryEventRow {
   seq: bigint;
 }
 
-function toEvent(row: EventRow): StoredEvent {
+/** An event_history row as the event it stores. */
+export function historyRowToEvent(row: HistoryEventRow): VigilEvent {
   return {
     id: row.id,
     occurred: row.occurred.toISOString(),
@@ -41,8 +46,11 @@ function toEvent(row: EventRow): StoredEvent {
     related: row.related,
     payload: row.payload,
     ...(row.follows !== null ? { follows: row.follows } : {}),
-    seq: row.seq,
   };
+}
+
+function toEvent(row: EventRow): StoredEvent {
+  return { ...historyRowToEvent(row), seq: row.seq };
 }
 
 /** A glob as a LIKE pattern: `*` → `%`, LIKE's own wildcards escaped. */

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
-import { waitFor } from '../support/wait-for.ts';
-import { fastRetry, redisUrl, secretKey, startActionsHarness, type ActionsHarness } from './harness.ts';
+import { fastRetry, startActionsHarness, startWorkerProcess, type ActionsHarness } from './harness.ts';
 
 /*
  * Fault tests: Redis stopped and started again while firings happen; a worker SIGKILLed in the
@@ -75,29 +74,10 @@ describe('a worker SIGKILLed mid-action', () => {
     await receiver.close();
   });
 
-  async function startWorkerProcess(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'action-worker-process.ts')], {
-      env: {
-        ...process.env,
-        VIGIL_TEST_DATABASE_URL: harness.database.url,
-        REDIS_URL: redisUrl,
-        VIGIL_TEST_PREFIX: harness.prefix,
-        VIGIL_TEST_QUEUE: harness.queueName,
-        VIGIL_TEST_LOCK_MS: String(lockMs),
-        VIGIL_SECRET_KEY: secretKey,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor('worker process ready', () => output.includes('ready') || child.exitCode !== null, 30_000);
-    assert.equal(child.exitCode, null, 'worker process started');
-    return child;
-  }
+  const startWorker = () => startWorkerProcess(harness, lockMs, children);
 
   test('the job is retried by another worker with the same idempotency key and completes once', async () => {
-    const first = await startWorkerProcess();
+    const first = await startWorker();
     const hold = receiver.hold(/\/crash$/);
     const id = await harness.fire({ kind: 'call-webhook', url: `${receiver.url}/crash`, retry: fastRetry });
     await hold.held;
@@ -106,7 +86,7 @@ describe('a worker SIGKILLed mid-action', () => {
     await exited;
     hold.release();
 
-    await startWorkerProcess();
+    await startWorker();
     const run = await harness.waitForRun(id, 'succeeded', 60_000);
     const attempts = receiver.attemptsOf(id);
     assert.equal(attempts.length, 2, 'the receiver saw the action again');

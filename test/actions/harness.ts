@@ -1,4 +1,7 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createActionRunsRepository, type ActionRun, type ActionRunStatus, type ActionRunsRepository } from '../../actions/action-runs.ts';
@@ -138,4 +141,29 @@ export async function startActionsHarness(
   if (options.relay !== false) harness.relay = await startOutboxRelay({ db: database.db, queue, logger: silentLogger, pollIntervalMs: 200 });
   if (options.workers !== false) await harness.startWorkers();
   return harness;
+}
+
+/**
+ * Starts `fixtures/action-worker-process.ts` as a child process on the harness's database and
+ * queue (a worker that can be SIGKILLed mid-action), and waits until it says it is ready.
+ */
+export async function startWorkerProcess(harness: ActionsHarness, lockMs: number, children: ChildProcess[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'action-worker-process.ts')], {
+    env: {
+      ...process.env,
+      VIGIL_TEST_DATABASE_URL: harness.database.url,
+      REDIS_URL: redisUrl,
+      VIGIL_TEST_PREFIX: harness.prefix,
+      VIGIL_TEST_QUEUE: harness.queueName,
+      VIGIL_TEST_LOCK_MS: String(lockMs),
+      VIGIL_SECRET_KEY: secretKey,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor('worker process ready', () => output.includes('ready') || child.exitCode !== null, 30_000);
+  assert.equal(child.exitCode, null, 'worker process started');
+  return child;
 }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pruneRelayedOutbox, startOutboxRelay } from '../../actions/outbox-relay.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
 import { waitFor } from '../support/wait-for.ts';
-import { fastRetry, firingContext, redisUrl, secretKey, silentLogger, startActionsHarness, type ActionsHarness } from './harness.ts';
+import { fastRetry, firingContext, silentLogger, startActionsHarness, startWorkerProcess, type ActionsHarness } from './harness.ts';
 
 /*
  * (1) A job BullMQ fails itself, without running the handler — its workers died mid-attempt
@@ -34,23 +33,7 @@ describe('a job failed by BullMQ after too many stalls', () => {
   });
 
   test('the run is recorded as failed with the reason, a failed event is emitted, and it can be retried', async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'action-worker-process.ts')], {
-      env: {
-        ...process.env,
-        VIGIL_TEST_DATABASE_URL: harness.database.url,
-        REDIS_URL: redisUrl,
-        VIGIL_TEST_PREFIX: harness.prefix,
-        VIGIL_TEST_QUEUE: harness.queueName,
-        VIGIL_TEST_LOCK_MS: String(lockMs),
-        VIGIL_SECRET_KEY: secretKey,
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor('worker process ready', () => output.includes('ready') || child.exitCode !== null, 30_000);
-    assert.equal(child.exitCode, null, 'worker process started');
+    const child = await startWorkerProcess(harness, lockMs, children);
 
     const hold = receiver.hold(/\/stall$/);
     const id = await harness.fire({ kind: 'call-webhook', url: `${receiver.url}/stall`, retry: fastRetry });
