@@ -13,6 +13,8 @@ import { outboxJobFromData, type OutboxJob } from './outbox-job.ts';
 import { createTokenCache } from './orchestrators/token-cache.ts';
 import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
+import { isUuid } from './action-runs.ts';
+import { createRunRecords } from './run-records.ts';
 import { createEgressGuard, type EgressOptions } from './ssrf-guard.ts';
 import { templateScope } from './templates.ts';
 
@@ -34,7 +36,7 @@ export interface ActionWorkersOptions {
   /** Appends events to the event log (EventLog.append). */
   readonly emit: EmitEvents;
   readonly logger: Logger;
-  /** Actions run at once by this process (default 16). */
+  /** Actions run at once by this process (default 64). */
   readonly concurrency?: number;
   /** VIGIL_SECRET_KEY (base64 of 32 bytes): decrypts connections. Actions needing a connection fail without it. */
   readonly secretKey?: string | Uint8Array;
@@ -176,6 +178,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   const tokens = createTokenCache();
   const metrics = createMetrics(options.metrics);
   const timings = new Map<string, AttemptTiming>();
+  const runs = createRunRecords(db);
 
   /** Lifecycle events on their way to the log; close() waits for them. */
   const emitting = new Set<Promise<void>>();
@@ -205,22 +208,21 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     const secrets = new Set<string>();
     timings.set(job.id, { startedAt: performance.now(), kind: kindName, secrets });
 
+    if (!isUuid(job.id)) throw new PermanentActionError(`job id "${job.id}" is not an action run id (a UUID)`);
     // Record the attempt; a run that already succeeded (a duplicate delivery) is not executed again.
-    const started = await db.query<{ attempts: number }>(
-      `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status, attempts, first_started_at, last_started_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'running', 1, now(), now())
-       ON CONFLICT (id) DO UPDATE SET status = 'running', attempts = action_runs.attempts + 1,
-         first_started_at = coalesce(action_runs.first_started_at, now()), last_started_at = now(), next_attempt_at = NULL, updated_at = now()
-       WHERE action_runs.status <> 'succeeded'
-       RETURNING attempts`,
-      [job.id, outbox.firing_id, outbox.automation_name, outbox.phase, outbox.action_index, kindName],
-    );
-    if (started.length === 0) {
+    const attempt = await runs.start({
+      id: job.id,
+      firingId: outbox.firing_id,
+      automationName: outbox.automation_name,
+      phase: outbox.phase,
+      actionIndex: outbox.action_index,
+      kind: kindName,
+    });
+    if (attempt === null) {
       timings.delete(job.id);
       logger.info({ runId: job.id }, 'action run already succeeded; duplicate delivery skipped');
       return;
     }
-    const attempt = started[0]!.attempts;
     emitInBackground([actionLifecycleEvent('started', outbox, kindName, attempt, { status: 'running' })]);
 
     const action = parseStoredAction(outbox.action);
@@ -247,18 +249,13 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     const timing = timings.get(job.id);
     timings.delete(job.id);
     const durationMs = timing ? Math.round(performance.now() - timing.startedAt) : null;
-    await db.query(
-      `UPDATE action_runs SET status = 'succeeded', finished_at = now(), next_attempt_at = NULL, duration_ms = $2,
-         response_status = $3, response_body = $4, error = NULL, result = $5, updated_at = now()
-       WHERE id = $1`,
-      [
-        job.id,
-        durationMs,
-        result.responseStatus ?? null,
-        recorded(result.responseBody, secrets, maxBody),
-        result.result ? scrub(JSON.stringify(result.result), secrets) : null,
-      ],
-    );
+    await runs.succeed({
+      id: job.id,
+      durationMs,
+      responseStatus: result.responseStatus ?? null,
+      responseBody: recorded(result.responseBody, secrets, maxBody),
+      result: result.result ? scrub(JSON.stringify(result.result), secrets) : null,
+    });
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
     logger.debug({ runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs }, 'action succeeded');
@@ -321,7 +318,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     }
   }
 
-  const worker = await queue.process({ concurrency: options.concurrency ?? 16, handle, onFailure });
+  const worker = await queue.process({ concurrency: options.concurrency ?? 64, handle, onFailure });
   return {
     async close() {
       await worker.close();

@@ -45,6 +45,8 @@ export async function startEventPersister(options: EventPersisterOptions): Promi
     subscription = await options.log.consume({
       group: options.group ?? 'vigil-persister',
       maxBatchSize: 1_000,
+      // The history is read by people and dry runs, not by the action path: fewer, larger inserts.
+      gatherMs: 200,
       handle: (batch) => history.write(options.db, batch.records.map((record) => record.event)),
       onError: (error) => {
         if (closed) return;

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { migrate } from '../../platform/migrations/migrate.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
@@ -24,6 +25,21 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Drops this run's BullMQ keys, so runs do not pile up in the developer's Redis. */
+async function removeQueueKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 export async function run(): Promise<Record<string, number | string>> {
@@ -85,7 +101,7 @@ export async function run(): Promise<Record<string, number | string>> {
     }),
   );
   const base = `http://127.0.0.1:${port}`;
-  const dispatcher = new Agent({ connections: 16 });
+  const dispatcher = new Agent({ connections: Number(process.env.BENCH_CONNECTIONS ?? 128) });
   const sentAt = new Map<string, number>();
   const send = async (index: number) => {
     const id = `e2e-${tag}-${index}`;
@@ -131,7 +147,9 @@ export async function run(): Promise<Record<string, number | string>> {
     };
   } finally {
     for (const child of processes) child.kill('SIGTERM');
+    await Promise.all(processes.map((child) => new Promise((resolve) => child.once('exit', resolve))));
     await dispatcher.close();
     receiver.close();
+    await removeQueueKeys(redisUrl, env.VIGIL_REDIS_PREFIX);
   }
 }

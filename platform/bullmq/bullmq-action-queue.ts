@@ -26,8 +26,14 @@ export interface BullmqActionQueueOptions {
   readonly stalledIntervalMs?: number;
   /** Times a job may be restarted after its worker died before it is dead-lettered (default 3). */
   readonly maxStalledCount?: number;
-  /** Completed jobs are kept this long so that a re-enqueue of their id is still deduplicated (default 24 h). */
+  /**
+   * Completed jobs are kept for inspection this long (default 1 h) and at most this many
+   * (default 1,000). Correctness does not need them: a job re-enqueued after its run succeeded
+   * is skipped by the worker, which finds the run `succeeded` in `action_runs`. (A retention by
+   * age alone kept every job of the last day — gigabytes of Redis at a thousand actions a second.)
+   */
   readonly keepCompletedMs?: number;
+  readonly keepCompletedCount?: number;
   /** Dead letters are kept this long (default 30 days). */
   readonly keepDeadMs?: number;
   /** An enqueue not acknowledged by Redis within this time rejects (default 5 s). */
@@ -90,7 +96,7 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
   const name = options.queueName ?? 'vigil.actions';
   const prefix = options.prefix ?? 'vigil';
   const onError = options.onError ?? (() => undefined);
-  const keepCompletedS = Math.ceil((options.keepCompletedMs ?? 24 * 3_600_000) / 1000);
+  const keepCompleted = { age: Math.ceil((options.keepCompletedMs ?? 3_600_000) / 1000), count: options.keepCompletedCount ?? 1_000 };
   const keepDeadS = Math.ceil((options.keepDeadMs ?? 30 * 24 * 3_600_000) / 1000);
   const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 5_000;
   const maxStalledCount = options.maxStalledCount ?? 3;
@@ -123,7 +129,7 @@ export function openBullmqActionQueue(options: BullmqActionQueueOptions): Promis
               attempts: Math.max(1, job.policy.attempts),
               backoff: { type: 'vigil' },
               delay: job.delayMs ?? 0,
-              removeOnComplete: { age: keepCompletedS },
+              removeOnComplete: keepCompleted,
               removeOnFail: { age: keepDeadS },
             },
           })),

@@ -133,6 +133,8 @@ class Member implements Subscription {
   #idleWaiters: Array<() => void> = [];
   #stopped = false;
   #loop: Promise<void> = Promise.resolve();
+  /** Ends a gathering pause early (close). */
+  #endGather: (() => void) | undefined;
 
   constructor(log: TableEventLog, group: Group, options: ConsumeOptions) {
     this.#log = log;
@@ -170,6 +172,7 @@ class Member implements Subscription {
   async close(): Promise<void> {
     this.#stopped = true;
     this.#wakeup.wake();
+    this.#endGather?.();
     await this.#loop;
     await this.#log.leave(this.#group, this);
   }
@@ -194,6 +197,7 @@ class Member implements Subscription {
           for (const resolve of this.#idleWaiters.splice(0)) resolve();
         }
         if (handled === 0 && !this.#stopped) await this.#wakeup.wait(this.#log.pollIntervalMs);
+        else if (handled < (this.#options.maxBatchSize ?? 500) && !this.#stopped) await this.#gather();
       }
     } catch (error) {
       this.#stopped = true;
@@ -202,6 +206,20 @@ class Member implements Subscription {
       await this.#log.leave(this.#group, this).catch(() => undefined);
       this.#options.onError?.(asError(error));
     }
+  }
+
+  /** ConsumeOptions.gatherMs: lets records accumulate after a batch that was not full. */
+  async #gather(): Promise<void> {
+    const ms = this.#options.gatherMs ?? 0;
+    if (ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#endGather = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#endGather = undefined;
   }
 
   async #assign(partitions: number[]): Promise<void> {

@@ -43,6 +43,8 @@ export interface GroupTuning {
   readonly rebalanceTimeoutMs?: number;
   /** Longest a fetch waits at the broker for new records (default 500 ms). */
   readonly fetchMaxWaitMs?: number;
+  /** Shortest time between two offset commits of a member; rebalances and close commit at once (default 1000 ms). */
+  readonly commitIntervalMs?: number;
 }
 
 /** Options after defaults, shared by the modules of this adapter. */
@@ -56,6 +58,7 @@ export interface KafkaSettings {
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
   readonly fetchMaxWaitMs: number;
+  readonly commitIntervalMs: number;
 }
 
 export function resolveSettings(options: KafkaEventLogOptions): KafkaSettings {
@@ -73,6 +76,7 @@ export function resolveSettings(options: KafkaEventLogOptions): KafkaSettings {
     heartbeatIntervalMs: options.group?.heartbeatIntervalMs ?? 1000,
     rebalanceTimeoutMs: options.group?.rebalanceTimeoutMs ?? 30_000,
     fetchMaxWaitMs: options.group?.fetchMaxWaitMs ?? 500,
+    commitIntervalMs: options.group?.commitIntervalMs ?? 1000,
   };
 }
 

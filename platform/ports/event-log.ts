@@ -38,6 +38,12 @@ export interface ConsumeOptions {
   onError?(error: Error): void;
   /** Most records in one batch (default 500). */
   readonly maxBatchSize?: number;
+  /**
+   * For consumers off the latency path (the event history): how long the log may hold records
+   * back to hand them out in fewer, larger batches (default 0: as soon as any arrive). Fewer
+   * batches mean fewer fetches, statements and commits for the same events.
+   */
+  readonly gatherMs?: number;
 }
 
 export interface Subscription {

@@ -1,0 +1,98 @@
+import { createCoalescer } from '../platform/coalescer.ts';
+import type { Database } from '../platform/ports/database.ts';
+
+/**
+ * The two writes every action attempt makes to its `action_runs` row — "running" before the
+ * call, "succeeded" after it — coalesced across the attempts of this process: the attempts that
+ * start (or succeed) while one such statement is in flight are written together by the next.
+ * Under load that turns two statements per action into two per batch of actions; an idle
+ * worker still writes at once.
+ */
+export interface RunStart {
+  readonly id: string;
+  readonly firingId: string;
+  readonly automationName: string;
+  readonly phase: string;
+  readonly actionIndex: number;
+  readonly kind: string;
+}
+
+export interface RunSuccess {
+  readonly id: string;
+  readonly durationMs: number | null;
+  readonly responseStatus: number | null;
+  readonly responseBody: string | null;
+  /** JSON text of the kind's result (Slack channel and ts, a flow run id, …). */
+  readonly result: string | null;
+}
+
+export interface RunRecords {
+  /** Records an attempt as running; resolves with its attempt number, or null when the run already succeeded. */
+  start(run: RunStart): Promise<number | null>;
+  succeed(run: RunSuccess): Promise<void>;
+}
+
+/**
+ * Items are written in rounds in which every run id appears once: a statement may not touch a
+ * row twice (ON CONFLICT DO UPDATE refuses to), and the rows are taken in id order so that two
+ * processes writing overlapping rows cannot deadlock.
+ */
+function rounds<T extends { readonly id: string }>(items: readonly T[]): T[][] {
+  const result: T[][] = [];
+  for (const item of items) {
+    const round = result.find((candidate) => !candidate.some((other) => other.id === item.id));
+    if (round) round.push(item);
+    else result.push([item]);
+  }
+  return result.map((round) => round.toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+}
+
+export function createRunRecords(db: Database): RunRecords {
+  const start = createCoalescer<RunStart, number | null>(async (items) => {
+    const answers = new Map<RunStart, number | null>();
+    for (const round of rounds(items)) {
+      const rows = await db.query<{ id: string; attempts: number }>(
+        `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status, attempts, first_started_at, last_started_at)
+         SELECT u.id, u.firing_id, u.automation_name, u.phase, u.action_index, u.kind, 'running', 1, now(), now()
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[])
+           AS u(id, firing_id, automation_name, phase, action_index, kind)
+         ON CONFLICT (id) DO UPDATE SET status = 'running', attempts = action_runs.attempts + 1,
+           first_started_at = coalesce(action_runs.first_started_at, now()), last_started_at = now(), next_attempt_at = NULL, updated_at = now()
+         WHERE action_runs.status <> 'succeeded'
+         RETURNING id, attempts`,
+        [
+          round.map((run) => run.id),
+          round.map((run) => run.firingId),
+          round.map((run) => run.automationName),
+          round.map((run) => run.phase),
+          round.map((run) => run.actionIndex),
+          round.map((run) => run.kind),
+        ],
+      );
+      const attempts = new Map(rows.map((row) => [row.id, row.attempts]));
+      for (const run of round) answers.set(run, attempts.get(run.id) ?? null);
+    }
+    return items.map((run) => answers.get(run) ?? null);
+  });
+
+  const succeed = createCoalescer<RunSuccess, undefined>(async (items) => {
+    for (const round of rounds(items)) {
+      await db.query(
+        `UPDATE action_runs AS r SET status = 'succeeded', finished_at = now(), next_attempt_at = NULL, duration_ms = u.duration_ms,
+           response_status = u.response_status, response_body = u.response_body, error = NULL, result = u.result::jsonb, updated_at = now()
+         FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[]) AS u(id, duration_ms, response_status, response_body, result)
+         WHERE r.id = u.id`,
+        [
+          round.map((run) => run.id),
+          round.map((run) => run.durationMs),
+          round.map((run) => run.responseStatus),
+          round.map((run) => run.responseBody),
+          round.map((run) => run.result),
+        ],
+      );
+    }
+    return items.map(() => undefined);
+  });
+
+  return { start, succeed };
+}
