@@ -14,7 +14,7 @@ import { createTokenCache } from './orchestrators/token-cache.ts';
 import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
 import { isUuid } from './action-runs.ts';
-import { createRunRecords } from './run-records.ts';
+import { createRunRecords, storableText } from './run-records.ts';
 import { createEgressGuard, type EgressOptions } from './ssrf-guard.ts';
 import { templateScope } from './templates.ts';
 
@@ -85,7 +85,7 @@ function scrub(text: string | null, secrets: ReadonlySet<string>): string | null
 
 /** A text as recorded on the run: secrets scrubbed, then shortened to `max` characters. */
 function recorded(text: string | undefined, secrets: ReadonlySet<string>, max: number): string | null {
-  return text === undefined ? null : truncate(scrub(text, secrets)!, max);
+  return text === undefined ? null : storableText(truncate(scrub(text, secrets)!, max));
 }
 
 function collectSecrets(connection: { readonly kind: ConnectionKind }, into: Set<string>): void {
@@ -254,7 +254,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       durationMs,
       responseStatus: result.responseStatus ?? null,
       responseBody: recorded(result.responseBody, secrets, maxBody),
-      result: result.result ? scrub(JSON.stringify(result.result), secrets) : null,
+      result: result.result ? scrub(JSON.stringify(result.result, (_key, value: unknown) => (typeof value === 'string' ? storableText(value) : value)), secrets) : null,
     });
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
@@ -292,7 +292,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       [
         job.id,
         decision.retry ? 'retrying' : 'failed',
-        truncate(reason, 4_000),
+        storableText(truncate(reason, 4_000)),
         durationMs,
         response?.status ?? null,
         recorded(response?.body, secrets, maxBody),

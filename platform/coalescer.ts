@@ -17,6 +17,7 @@ interface Waiting<In, Out> {
  * batch and one batch is in flight at a time.
  */
 export function createCoalescer<In, Out>(flush: (items: readonly In[]) => Promise<readonly Out[]>, maxItems = 500): Coalesced<In, Out> {
+  if (!(maxItems >= 1)) throw new RangeError(`maxItems must be at least 1, got ${maxItems}`);
   const queue: Waiting<In, Out>[] = [];
   let flushing = false;
 

@@ -228,7 +228,11 @@ class GroupMember implements Subscription {
    * per commit interval: the next batches are handled meanwhile, and their positions go out
    * together in the next commit. (Awaiting each commit before the next batch cut consumption from
    * ~150k to ~40k records/s; a commit per batch was a quarter of all Kafka requests under load.)
-   * Rebalances and close commit at once, so the interval only bounds what a crash redelivers.
+   * close() commits at once. A crash, and a rebalance that moves a partition away, redeliver to
+   * the partition's next owner what was handled since the last commit (at most an interval's
+   * worth: the library rejoins before this member can commit). Both consumer groups tolerate it:
+   * the evaluator skips records below the positions it stores with its state, and the event
+   * history ignores rows it already has.
    */
   #commitSoon(): void {
     if (this.#commitQueued || this.#commitTimer) return;

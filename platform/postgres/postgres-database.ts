@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Database, Sql } from '../ports/database.ts';
 
@@ -9,6 +10,30 @@ export interface PostgresOptions {
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
   readonly applicationName?: string;
+}
+
+/** Distinct statement texts given a name; texts beyond it run unnamed (parsed and planned every time). */
+const maxNamedStatements = 1_000;
+
+/**
+ * Statements with parameters run as named prepared statements: each connection parses (and,
+ * once PostgreSQL settles on a generic plan, plans) one only once instead of on every execution,
+ * which was a large part of the server's CPU for the pipeline's small, frequent statements.
+ * Texts without parameters stay unnamed: they may hold several statements (migrations), which
+ * cannot be prepared.
+ */
+function statementNamer(): (text: string, params: readonly unknown[] | undefined) => pg.QueryConfig | string {
+  const names = new Map<string, string>();
+  return (text, params) => {
+    if (params === undefined || params.length === 0) return text;
+    let name = names.get(text);
+    if (name === undefined) {
+      if (names.size >= maxNamedStatements) return { text, values: [...params] };
+      name = `vigil_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+      names.set(text, name);
+    }
+    return { name, text, values: [...params] };
+  };
 }
 
 /** The Database port on PostgreSQL through a `pg` pool. */
@@ -24,9 +49,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   // An idle client losing its connection (database restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.
   pool.on('error', () => undefined);
+  const statement = statementNamer();
 
   const query: Sql['query'] = async <Row extends object>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query<Row>(text, params as unknown[] | undefined);
+    const result = await pool.query<Row>(statement(text, params));
     return result.rows;
   };
 
@@ -42,8 +68,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       try {
         await client.query('BEGIN');
         const tx: Sql = {
-          query: async <Row extends object>(text: string, params?: readonly unknown[]) =>
-            (await client.query<Row>(text, params as unknown[] | undefined)).rows,
+          query: async <Row extends object>(text: string, params?: readonly unknown[]) => (await client.query<Row>(statement(text, params))).rows,
         };
         const result = await work(tx);
         await client.query('COMMIT');

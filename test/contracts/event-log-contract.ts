@@ -269,6 +269,74 @@ export function describeEventLogContract(name: string, openLog: () => Promise<Op
       });
     });
 
+    test('with gatherMs, appends a few ms apart are all handed out once, in order, in fewer batches than appends', async () => {
+      await withLog(openLog, async (log, opened) => {
+        let assigned = false;
+        const consumer = await collect(log, opened, { group: group('gather'), gatherMs: 300, onAssignment: () => (assigned = true) });
+        await waitUntil(() => assigned, 'the consumer owns its partitions');
+
+        const appends = 6;
+        const appended: VigilEvent[] = [];
+        for (let round = 0; round < appends; round++) {
+          const events = makeEvents(5, { resources: 3, prefix: `gather-${round}` });
+          await log.append(events);
+          appended.push(...events);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        await waitUntil(() => consumer.records.length >= appended.length, `${appended.length} records consumed`);
+
+        assert.equal(consumer.records.length, appended.length, 'no record is delivered twice');
+        assert.deepEqual(sortedIds(consumer.records), sortedIds(appended));
+        assertOrderedPerPartition(consumer.records);
+        for (const batch of consumer.batches) assertNextPositions(batch);
+        assert.ok(consumer.batches.length < appends, `${consumer.batches.length} batches for ${appends} appends: gathered`);
+      });
+    });
+
+    test('close() during a gathering pause returns promptly and commits what was handled', async () => {
+      await withLog(openLog, async (log, opened) => {
+        const name = group('gather-close');
+        const handled: LogRecord[] = [];
+        let assigned = false;
+        const subscription = await log.consume({
+          group: name,
+          gatherMs: 30_000,
+          handle(batch) {
+            handled.push(...batch.records);
+            return Promise.resolve();
+          },
+          onAssignment: () => (assigned = true),
+          onError: (error) => opened.consumerErrors.push(error),
+        });
+        opened.subscriptions.push(subscription);
+        await waitUntil(() => assigned, 'the consumer owns its partitions');
+
+        const first = makeEvents(10, { resources: 4, prefix: 'first' });
+        await log.append(first);
+        // The consumer is now gathering: holding a fetch open, or pausing after a first small batch.
+        const appendedAt = Date.now();
+        await waitUntil(() => handled.length > 0 || Date.now() - appendedAt >= 500, 'the consumer gathers');
+        const second = makeEvents(10, { resources: 4, prefix: 'second' });
+        await log.append(second);
+
+        const startedAt = Date.now();
+        await subscription.close();
+        const elapsed = Date.now() - startedAt;
+        assert.ok(elapsed < 5_000, `close() took ${elapsed} ms during a gathering pause of 30000 ms`);
+
+        // What was handled before close() is committed; the group resumes after it, without redelivery.
+        const reopened = await collect(log, opened, { group: name });
+        const all = [...first, ...second];
+        await waitUntil(() => handled.length + reopened.records.length >= all.length, 'the rest consumed after reopening');
+        const handledIds = new Set(handled.map((record) => record.event.id));
+        assert.ok(
+          reopened.records.every((record) => !handledIds.has(record.event.id)),
+          'records handled before close() are not delivered again',
+        );
+        assert.deepEqual(sortedIds([...handled, ...reopened.records]), sortedIds(all), 'each event exactly once');
+      });
+    });
+
     test('readSince returns exactly the events accepted at or after a time, partition by partition', async () => {
       await withLog(openLog, async (log) => {
         const base = Date.now() - 120_000;
