@@ -4,7 +4,7 @@ import type { EventLog, LogBatch, LogRecord, Subscription } from '../platform/po
 import { startAutomationCatalog, silentLogger, type AutomationCatalog, type CatalogSnapshot, type Logger } from './automation-catalog.ts';
 import { triggerMetrics, type TriggerMetrics } from './metrics.ts';
 import type { Route, TriggerProgram } from './trigger-program.ts';
-import { createWriteBatch, lockStates, refKey, type StateWant } from './trigger-state-store.ts';
+import { createWriteBatch, lockBatch, refKey, type StateWant } from './trigger-state-store.ts';
 import { withTransientRetry } from './transient-retry.ts';
 
 /**
@@ -47,11 +47,12 @@ interface Routed {
 /**
  * Applies one batch in the given transaction. Exported for tests and benchmarks.
  *
- * A constant number of statements whatever the batch holds: lock (creating if needed) and read
- * the batch's consumer positions; create the missing state rows; lock and read the states; then
- * ONE statement writes states, firings, outbox rows, lifecycle events and the new positions
- * (see WriteBatch.flush). Rows are locked in a fixed order (positions by partition, states by
- * automation and key) so replicas and the deadline timer do not deadlock on each other.
+ * A constant number of statements whatever the batch holds: ONE statement locks (creating if
+ * needed) and reads the batch's consumer positions and its states (lockBatch; a second one only
+ * when another transaction created a wanted state row meanwhile), then ONE statement writes
+ * states, firings, outbox rows, lifecycle events and the new positions (see WriteBatch.flush).
+ * Rows are locked in a fixed order (positions by partition, states by automation and key) so
+ * replicas and the deadline timer do not deadlock on each other.
  */
 export async function applyBatch(
   tx: Sql,
@@ -61,34 +62,26 @@ export async function applyBatch(
   options: { allowedLatenessMs: number; now: number; metrics: TriggerMetrics },
 ): Promise<{ applied: number; skipped: number; firings: number }> {
   const partitions = [...batch.nextPositions.keys()].sort((a, b) => a - b);
-  // Creates missing position rows and locks all of them; DO UPDATE (to the same value) is what
-  // locks an existing row and returns its stored offset in the same statement.
-  const stored = await tx.query<{ partition: number; next_offset: bigint }>(
-    `INSERT INTO consumer_positions AS c (consumer_group, partition, next_offset)
-     SELECT $1, p, 0 FROM unnest($2::int[]) AS p ORDER BY p
-     ON CONFLICT (consumer_group, partition) DO UPDATE SET next_offset = c.next_offset
-     RETURNING partition, next_offset`,
-    [group, partitions],
-  );
-  const from = new Map(stored.map((r) => [r.partition, BigInt(r.next_offset)]));
-  const fresh = batch.records.filter((r) => r.offset >= (from.get(r.partition) ?? 0n));
-
-  const routed: Routed[] = fresh.map((record) => ({ record, matches: snapshot.route(record.event) }));
+  // Routed before the stored positions are known, so that one statement can lock the positions
+  // and the states together; records below the stored positions are then skipped. (Their states
+  // are locked too, which is harmless: a record is below its position only after a crash or a
+  // rebalance.)
+  const routed: Routed[] = batch.records.map((record) => ({ record, matches: snapshot.route(record.event) }));
   const wants: StateWant[] = [];
-  let matched = 0;
   for (const r of routed) {
     if (r.matches.length === 0) continue;
     const t = Date.parse(r.record.event.occurred);
     const first = Number.isNaN(t) ? null : t;
     for (const { program, route } of r.matches) {
-      matched++;
       wants.push({ program, stateKey: route.stateKey, forEach: route.forEach, initial: () => program.initialState(options.now, first) });
     }
   }
-  options.metrics.eventsMatched(matched);
-  const refs = await lockStates(tx, wants);
+  const { refs, stored: from } = await lockBatch(tx, wants, { group, partitions });
+  const isFresh = (r: Routed): boolean => r.record.offset >= (from.get(r.record.partition) ?? 0n);
+  const fresh = routed.filter(isFresh);
+  options.metrics.eventsMatched(fresh.reduce((sum, r) => sum + r.matches.length, 0));
   const writes = createWriteBatch(options.allowedLatenessMs);
-  for (const r of routed) {
+  for (const r of fresh) {
     for (const { program, route } of r.matches) {
       const ref = refs.get(refKey(program.automation.name, route.stateKey))!;
       writes.apply(ref, program.onEvent(ref.state, r.record.event, route, options.now), options.now);

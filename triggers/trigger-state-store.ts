@@ -42,8 +42,37 @@ function dueIso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** Creates missing rows, then locks and loads every wanted state. */
-export async function lockStates(tx: Sql, wants: readonly StateWant[]): Promise<Map<string, StateRef>> {
+/** The consumer positions a batch is fenced by: its group and the partitions its records came from. */
+export interface PositionsLock {
+  readonly group: string;
+  readonly partitions: readonly number[];
+}
+
+interface LockedRow {
+  readonly automation_name: string | null;
+  readonly state_key: string | null;
+  readonly trigger_hash: string | null;
+  readonly state: TriggerState | null;
+  readonly partition: number | null;
+  readonly next_offset: bigint | null;
+}
+
+const stateColumns = 'automation_name, state_key, trigger_hash, state, NULL::int AS partition, NULL::bigint AS next_offset';
+
+/**
+ * In ONE statement: locks (creating if needed) the batch's consumer positions and returns the
+ * stored offsets; creates the missing state rows; locks and loads every wanted state. Rows are
+ * locked in a fixed order (positions by partition, states by automation and key).
+ *
+ * A state row another transaction created after this statement's snapshot (a replica or the
+ * deadline timer inserting the same key concurrently) is neither created nor seen here: those
+ * few keys are locked by a second statement, which sees it.
+ */
+export async function lockBatch(
+  tx: Sql,
+  wants: readonly StateWant[],
+  positions: PositionsLock,
+): Promise<{ refs: Map<string, StateRef>; stored: Map<number, bigint> }> {
   const unique = new Map<string, StateWant>();
   for (const w of wants) {
     const key = refKey(w.program.automation.name, w.stateKey);
@@ -52,38 +81,65 @@ export async function lockStates(tx: Sql, wants: readonly StateWant[]): Promise<
   const sorted = [...unique.values()].sort((a, b) =>
     a.program.automation.name < b.program.automation.name ? -1 : a.program.automation.name > b.program.automation.name ? 1 : a.stateKey < b.stateKey ? -1 : a.stateKey > b.stateKey ? 1 : 0,
   );
-  const refs = new Map<string, StateRef>();
-  if (sorted.length === 0) return refs;
-  const names = sorted.map((w) => w.program.automation.name);
-  const keys = sorted.map((w) => w.stateKey);
   const initials = sorted.map((w) => w.initial());
   // One JSON document for every row: states go in as JSON objects, not as escaped strings inside
   // a PostgreSQL array literal (which costs an escape pass in JS and an array parse in PostgreSQL).
-  await tx.query(
-    `INSERT INTO trigger_state (automation_name, state_key, trigger_hash, for_each, state, due_at)
-     SELECT u.a, u.k, u.h, u.f, u.s, u.d FROM jsonb_to_recordset($1::jsonb) AS u(a text, k text, h text, f jsonb, s jsonb, d timestamptz)
-     ORDER BY u.a, u.k
-     ON CONFLICT (automation_name, state_key) DO NOTHING`,
-    [
-      JSON.stringify(
-        sorted.map((w, i) => ({ a: names[i], k: keys[i], h: programHash(w.program), f: w.forEach, s: initials[i], d: dueIso(w.program.dueAt(initials[i]!)) })),
-      ),
-    ],
+  const document = JSON.stringify(
+    sorted.map((w, i) => ({
+      a: w.program.automation.name,
+      k: w.stateKey,
+      h: programHash(w.program),
+      f: w.forEach,
+      s: initials[i],
+      d: dueIso(w.program.dueAt(initials[i]!)),
+    })),
   );
-  const rows = await tx.query<{ automation_name: string; state_key: string; trigger_hash: string; state: TriggerState }>(
-    `SELECT s.automation_name, s.state_key, s.trigger_hash, s.state FROM trigger_state s
-     JOIN unnest($1::text[], $2::text[]) AS w(automation_name, state_key) USING (automation_name, state_key)
-     ORDER BY s.automation_name, s.state_key FOR UPDATE OF s`,
-    [names, keys],
+  const rows = await tx.query<LockedRow>(
+    `WITH positions AS (
+       INSERT INTO consumer_positions AS c (consumer_group, partition, next_offset)
+       SELECT $1, p, 0 FROM unnest($2::int[]) AS p ORDER BY p
+       ON CONFLICT (consumer_group, partition) DO UPDATE SET next_offset = c.next_offset
+       RETURNING partition, next_offset
+     ), created AS (
+       INSERT INTO trigger_state (automation_name, state_key, trigger_hash, for_each, state, due_at)
+       SELECT u.a, u.k, u.h, u.f, u.s, u.d FROM jsonb_to_recordset($3::jsonb) AS u(a text, k text, h text, f jsonb, s jsonb, d timestamptz)
+       ORDER BY u.a, u.k
+       ON CONFLICT (automation_name, state_key) DO NOTHING
+       RETURNING automation_name, state_key, trigger_hash, state
+     ), existing AS (
+       SELECT s.automation_name, s.state_key, s.trigger_hash, s.state FROM trigger_state s
+       JOIN jsonb_to_recordset($3::jsonb) AS w(a text, k text) ON s.automation_name = w.a AND s.state_key = w.k
+       ORDER BY s.automation_name, s.state_key FOR UPDATE OF s
+     )
+     SELECT NULL::text AS automation_name, NULL::text AS state_key, NULL::text AS trigger_hash, NULL::jsonb AS state, partition, next_offset FROM positions
+     UNION ALL SELECT ${stateColumns} FROM created
+     UNION ALL SELECT ${stateColumns} FROM existing`,
+    [positions.group, [...positions.partitions].sort((a, b) => a - b), document],
   );
-  const byKey = new Map(rows.map((r) => [refKey(r.automation_name, r.state_key), r]));
+  const stored = new Map<number, bigint>();
+  const byKey = new Map<string, LockedRow>();
+  for (const row of rows) {
+    if (row.partition !== null) stored.set(row.partition, BigInt(row.next_offset!));
+    else byKey.set(refKey(row.automation_name!, row.state_key!), row);
+  }
+  const unseen = sorted.filter((w) => !byKey.has(refKey(w.program.automation.name, w.stateKey)));
+  if (unseen.length > 0) {
+    const late = await tx.query<LockedRow>(
+      `SELECT s.automation_name, s.state_key, s.trigger_hash, s.state FROM trigger_state s
+       JOIN unnest($1::text[], $2::text[]) AS w(automation_name, state_key) USING (automation_name, state_key)
+       ORDER BY s.automation_name, s.state_key FOR UPDATE OF s`,
+      [unseen.map((w) => w.program.automation.name), unseen.map((w) => w.stateKey)],
+    );
+    for (const row of late) byKey.set(refKey(row.automation_name!, row.state_key!), row);
+  }
+  const refs = new Map<string, StateRef>();
   sorted.forEach((w, i) => {
     const key = refKey(w.program.automation.name, w.stateKey);
     const row = byKey.get(key);
     const hash = programHash(w.program);
-    refs.set(key, { program: w.program, hash, stateKey: w.stateKey, forEach: w.forEach, state: row && row.trigger_hash === hash ? row.state : initials[i]! });
+    refs.set(key, { program: w.program, hash, stateKey: w.stateKey, forEach: w.forEach, state: row && row.trigger_hash === hash ? row.state! : initials[i]! });
   });
-  return refs;
+  return { refs, stored };
 }
 
 /** Consumer positions to store with the writes (the evaluator's batch), in the same statement. */

@@ -11,8 +11,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Admin } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
+import { deleteTopic } from '../../platform/kafka/kafka-topic.ts';
 import { migrate } from '../../platform/migrations/migrate.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
@@ -28,6 +30,50 @@ const firingEvery = Math.max(1, Number(process.env.BENCH_FIRING_EVERY ?? 1));
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * Medians (ms) of each stage of the measured runs, from the timestamps Vigil records: intake
+ * `received` → firing row (the evaluator's transaction) → relayed to the queue → the worker's
+ * start record → its success record.
+ */
+async function stageMedians(databaseUrl: string, since: string): Promise<Record<string, number>> {
+  const db = createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
+  try {
+    const [row] = await db.query<Record<string, number>>(
+      `WITH s AS (
+         SELECT (o.context->'event'->>'received')::timestamptz AS received, f.created_at AS fired, o.relayed_at,
+                r.first_started_at AS started, r.finished_at AS finished
+           FROM action_outbox o JOIN firings f ON f.id = o.firing_id JOIN action_runs r ON r.id = o.id
+          WHERE (o.context->'event'->>'received')::timestamptz >= $1::timestamptz)
+       SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM fired - received) * 1000) AS "event → firing",
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM relayed_at - fired) * 1000) AS "firing → queued",
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started - relayed_at) * 1000) AS "queued → worker start",
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished - started) * 1000) AS "worker start → success recorded"
+         FROM s`,
+      [since],
+    );
+    return Object.fromEntries(Object.entries(row ?? {}).map(([stage, ms]) => [`median ${stage} (ms)`, Math.round(Number(ms) * 10) / 10]));
+  } finally {
+    await db.close();
+  }
+}
+
+/** Removes what a run created (BENCH_KEEP=1 keeps the database and topic for a closer look). */
+async function cleanUp(databaseUrl: string, dbName: string, topic: string): Promise<void> {
+  if (process.env.BENCH_KEEP) return;
+  const admin = new Admin({ clientId: 'vigil-bench', bootstrapBrokers: brokers.split(',') });
+  try {
+    await deleteTopic(admin, topic);
+  } finally {
+    await admin.close();
+  }
+  const adminDb = createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
+  try {
+    await adminDb.query(`DROP DATABASE IF EXISTS ${dbName}`);
+  } finally {
+    await adminDb.close();
+  }
 }
 
 /** Drops this run's BullMQ keys, so runs do not pile up in the developer's Redis. */
@@ -104,6 +150,7 @@ export async function run(): Promise<Record<string, number | string>> {
     }),
   );
   const base = `http://127.0.0.1:${port}`;
+  const runCounter = createPostgresDatabase({ url: url.toString(), poolSize: 1 });
   const dispatcher = new Agent({ connections: Number(process.env.BENCH_CONNECTIONS ?? 128) });
   const sentAt = new Map<string, number>();
   const send = async (index: number, fires = true) => {
@@ -126,6 +173,7 @@ export async function run(): Promise<Record<string, number | string>> {
     await waitFor('the warm-up webhooks', () => arrivals.size >= warm, 60_000);
 
     const total = ratePerSecond * seconds;
+    const measuredSince = new Date().toISOString();
     const started = performance.now();
     const inFlight: Promise<void>[] = [];
     for (let index = warm; index < warm + total; index++) {
@@ -138,6 +186,11 @@ export async function run(): Promise<Record<string, number | string>> {
     const firing = sentAt.size - warm;
     await waitFor(`all ${firing} webhooks`, () => arrivals.size >= warm + firing, 120_000, 100);
     const latencies = [...sentAt.entries()].slice(warm).map(([id, sent]) => arrivals.get(id)! - sent).sort((a, b) => a - b);
+    await waitFor('the last success records', async () => {
+      const [row] = await runCounter.query<{ n: number }>(`SELECT count(*)::int AS n FROM action_runs WHERE status = 'succeeded'`);
+      return (row?.n ?? 0) >= warm + firing;
+    }, 30_000, 100);
+    const stages = await stageMedians(url.toString(), measuredSince);
     return {
       automations,
       'events/s offered': ratePerSecond,
@@ -150,12 +203,15 @@ export async function run(): Promise<Record<string, number | string>> {
       'webhooks received': arrivals.size - warm,
       'load generator connections': Number(process.env.BENCH_CONNECTIONS ?? 128),
       processes: roleSets.join(' | '),
+      ...stages,
     };
   } finally {
     for (const child of processes) child.kill('SIGTERM');
     await Promise.all(processes.map((child) => new Promise((resolve) => child.once('exit', resolve))));
     await dispatcher.close();
     receiver.close();
+    await runCounter.close();
     await removeQueueKeys(redisUrl, env.VIGIL_REDIS_PREFIX);
+    await cleanUp(databaseUrl, dbName, env.VIGIL_KAFKA_TOPIC);
   }
 }

@@ -30,8 +30,6 @@ import { clientOptions, type KafkaSettings } from './kafka-options.ts';
 import type { FetchedPartition } from './kafka-records.ts';
 
 const defaultMaxBatchSize = 500;
-/** With ConsumeOptions.gatherMs: the bytes a fetch waits for before answering early. */
-const gatherBytes = 1024 * 1024;
 
 interface Assignment {
   /** Increases with every group join of this member (the loop compares it, not the generation). */
@@ -97,7 +95,7 @@ class GroupMember implements Subscription {
     // Fetches long-poll at the broker: their requests need a longer timeout.
     this.#fetchPool = new ConnectionPool(connection.clientId, {
       connectTimeout: connection.connectTimeout,
-      requestTimeout: settings.requestTimeoutMs + Math.max(settings.fetchMaxWaitMs, options.gatherMs ?? 0),
+      requestTimeout: settings.requestTimeoutMs + settings.fetchMaxWaitMs,
     });
     this.#fetcher = new PartitionFetcher(this.#consumer, this.#fetchPool, settings.topic, settings.logger);
     this.#consumer.topics.track(settings.topic);
@@ -172,12 +170,18 @@ class GroupMember implements Subscription {
         const after = new Map(this.#positions);
         for (const part of fetched) if (part.nextOffset !== undefined) after.set(part.partition, part.nextOffset);
         const records = fetched.flatMap((part) => part.records);
-        // Fetch the next records while these are handled.
-        if (records.length > 0) prefetch = this.#fetch(after);
+        // ConsumeOptions.gatherMs: after a batch that was not full, records accumulate for a while
+        // before the next fetch. (Waiting at the broker instead — a fetch with a large minBytes —
+        // cost the broker more CPU than the fetches it saved: it re-checks the waiting fetch on
+        // every append.)
+        const gathering = (this.#options.gatherMs ?? 0) > 0 && records.length > 0 && records.length < this.#maxBatchSize;
+        // Otherwise fetch the next records while these are handled.
+        if (records.length > 0 && !gathering) prefetch = this.#fetch(after);
         const handledAll = await this.#handOut(records, epoch);
         if (handledAll && epoch === this.#assignment.epoch) this.#positions = after;
         else prefetch = undefined;
         backoff = 0;
+        if (gathering) await pause(this.#options.gatherMs ?? 0, this.#stop.signal);
       } catch (error) {
         if (this.#stopped) break;
         if (error instanceof HandlerError) {
@@ -352,11 +356,7 @@ class GroupMember implements Subscription {
    */
   #fetch(from: ReadonlyMap<number, bigint>): Promise<FetchedPartition[]> {
     const previous = this.#lastFetch;
-    const gatherMs = this.#options.gatherMs ?? 0;
-    // Gathering: the broker holds the answer until a large batch is there or gatherMs passed.
-    const fetching = previous.then(() =>
-      gatherMs > 0 ? this.#fetcher.fetch(from, gatherMs, gatherBytes) : this.#fetcher.fetch(from, this.#settings.fetchMaxWaitMs),
-    );
+    const fetching = previous.then(() => this.#fetcher.fetch(from, this.#settings.fetchMaxWaitMs));
     // A dropped prefetch is never awaited: its failure is observed here and ignored.
     this.#lastFetch = fetching.then(
       () => {},

@@ -25,11 +25,8 @@ export class PartitionFetcher {
     this.#logger = logger;
   }
 
-  /**
-   * Fetches every partition in `from` starting at its offset; partitions without new records are
-   * left out. The broker answers once `minBytes` are available or after `maxWaitMs`.
-   */
-  async fetch(from: ReadonlyMap<number, bigint>, maxWaitMs: number, minBytes = 1): Promise<FetchedPartition[]> {
+  /** Fetches every partition in `from` starting at its offset; partitions without new records are left out. */
+  async fetch(from: ReadonlyMap<number, bigint>, maxWaitMs: number): Promise<FetchedPartition[]> {
     if (from.size === 0) return [];
     const metadata = await this.#consumer.metadata({ topics: [this.#topic] });
     const byLeader = this.#groupByLeader(metadata, from);
@@ -39,7 +36,7 @@ export class PartitionFetcher {
           node,
           topics,
           maxWaitTime: maxWaitMs,
-          minBytes,
+          minBytes: 1,
           maxBytes: maxBytesPerFetch,
           connectionPool: this.#pool,
         }),
