@@ -13,7 +13,9 @@ import { withTransientRetry } from './transient-retry.ts';
  * consumer positions of the batch's partitions. The positions live in `consumer_positions`
  * and are read back (under a row lock) at the start of every batch, so records a previous
  * owner of the partition already applied are skipped: a crash, restart or rebalance neither
- * loses nor doubles a count or a firing.
+ * loses nor doubles a count or a firing. A batch in which nothing matches has nothing to apply:
+ * it skips the transaction, and its positions are stored with a later batch (or after at most
+ * `idlePositionsIntervalMs`).
  */
 export interface TriggerEvaluatorOptions {
   readonly db: Database;
@@ -27,6 +29,12 @@ export interface TriggerEvaluatorOptions {
   /** A catalog to share (with the deadline timer); one is started otherwise. */
   readonly catalog?: AutomationCatalog;
   readonly maxBatchSize?: number;
+  /**
+   * A batch in which no event matches an automation writes nothing but its positions; those
+   * are stored at most this often (default 1 s). Skipping them is safe — such records change no
+   * state when read again — and bounds what a restart re-reads.
+   */
+  readonly idlePositionsIntervalMs?: number;
   /** Clock (tests). */
   readonly now?: () => number;
 }
@@ -119,12 +127,20 @@ export async function startTriggerEvaluator(options: TriggerEvaluatorOptions): P
   let subscription: Subscription | null = null;
   let restartTimer: NodeJS.Timeout | null = null;
 
+  const idlePositionsIntervalMs = options.idlePositionsIntervalMs ?? 1_000;
+  let positionsStoredAt = 0;
   const handle = async (batch: LogBatch): Promise<void> => {
     metrics.eventsConsumed(batch.records.length);
+    const snapshot = catalog.current();
+    // Most events match no automation (and the log carries Vigil's own lifecycle events): such a
+    // batch costs no transaction, except to store the positions now and then.
+    const matches = batch.records.some((record) => snapshot.route(record.event).length > 0);
+    if (!matches && Date.now() - positionsStoredAt < idlePositionsIntervalMs) return;
     await withTransientRetry(
-      () => db.transaction((tx) => applyBatch(tx, group, batch, catalog.current(), { allowedLatenessMs, now: now(), metrics })),
+      () => db.transaction((tx) => applyBatch(tx, group, batch, snapshot, { allowedLatenessMs, now: now(), metrics })),
       { isClosed: () => closed, logger, what: 'trigger batch' },
     );
+    positionsStoredAt = Date.now();
   };
 
   const subscribe = async (): Promise<void> => {

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { createKafkaEventLog } from '../../platform/kafka/kafka-event-log.ts';
+import type { Database } from '../../platform/ports/database.ts';
 import type { EventLog } from '../../platform/ports/event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
@@ -147,5 +148,46 @@ describe('trigger evaluator over Kafka and PostgreSQL', { timeout: 240_000 }, ()
       await run('bash', ['scripts/services.sh', 'start', 'postgres']);
     }
     await expectExactlyOnce(t, appended);
+  });
+});
+
+describe('trigger evaluator: batches in which nothing matches', { timeout: 120_000 }, () => {
+  it('cost no transaction; a restart re-reads them harmlessly and fires nothing twice', async () => {
+    const { t, log } = await setup();
+    try {
+      let transactions = 0;
+      const counted: Database = {
+        ...t.db,
+        transaction: (work) => {
+          transactions++;
+          return t.db.transaction(work);
+        },
+      };
+      const group = `g-idle-${randomBytes(3).toString('hex')}`;
+      const options = { db: counted, log, group, allowedLatenessMs, maxBatchSize: 20, idlePositionsIntervalMs: 60_000 };
+      const first = await startTriggerEvaluator(options);
+      const quiet = events('quiet', 200).map((event) => ({ ...event, event: 'app.job.queued' }));
+      for (let i = 0; i < quiet.length; i += 20) {
+        await log.append(quiet.slice(i, i + 20));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await log.append(events('loud', 1));
+      await waitFor(async () => (await firingCounts(t)).firings >= 1, 'the one firing');
+      // The first batch stores the positions (none were stored yet), then only the batch with the match.
+      assert.ok(transactions <= 3, `${transactions} transactions for 201 events of which one matches`);
+      await first.close();
+
+      // The stored positions may lag for the quiet partitions: a new member re-reads those records,
+      // which match nothing, and skips the matching one (below its partition's stored position).
+      const second = await startTriggerEvaluator({ ...options, db: t.db });
+      await log.append(events('after', 1).map((event) => ({ ...event, id: 'after-restart', resource: { id: 'job.after' } })));
+      await waitFor(async () => (await firingCounts(t)).firings >= 2, 'the firing after the restart');
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.deepEqual(await firingCounts(t), { firings: 2, distinctEvents: 2 });
+      await second.close();
+    } finally {
+      await log.close().catch(() => undefined);
+      await t.drop().catch(() => undefined);
+    }
   });
 });
