@@ -10,15 +10,15 @@ import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Admin, Producer } from '@platformatic/kafka';
+import { Producer } from '@platformatic/kafka';
 import { KafkaAppender } from '../../platform/kafka/kafka-appender.ts';
 import { createKafkaEventLog, type KafkaEventLogOptions, type KafkaLogger } from '../../platform/kafka/kafka-event-log.ts';
-import { deleteTopic } from '../../platform/kafka/kafka-topic.ts';
 import { partitionOf } from '../../platform/kafka/kafka-records.ts';
 import { type EventLog, type LogRecord, LogUnavailableError, type Subscription } from '../../platform/ports/event-log.ts';
+import { kafkaBrokers, removeKafkaTopic, withKafkaAdmin } from '../support/kafka-admin.ts';
 import { describeEventLogContract, makeEvents, sortedIds, waitUntil } from './event-log-contract.ts';
 
-const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:19092').split(',').map((broker) => broker.trim());
+const brokers = kafkaBrokers;
 const repositoryRoot = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
 
@@ -37,18 +37,8 @@ function options(topic: string, overrides: Partial<KafkaEventLogOptions> = {}): 
   };
 }
 
-async function withAdmin<T>(body: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'vigil-test-admin', bootstrapBrokers: brokers });
-  try {
-    return await body(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
-async function removeTopic(topic: string): Promise<void> {
-  await withAdmin((admin) => deleteTopic(admin, topic)).catch(() => {});
-}
+const removeTopic = removeKafkaTopic;
 
 describeEventLogContract('kafka', async () => {
   const topic = uniqueTopic();
@@ -72,7 +62,7 @@ describe('Kafka event log', () => {
         logs.map((log) => log.partitions),
         [5, 5],
       );
-      const metadata = await withAdmin((admin) => admin.metadata({ topics: [topic], forceUpdate: true }));
+      const metadata = await withKafkaAdmin((admin) => admin.metadata({ topics: [topic], forceUpdate: true }));
       const created = metadata.topics.get(topic);
       assert.equal(created?.partitionsCount, 5);
       assert.deepEqual(created?.partitions.map((partition) => partition.replicas.length), [1, 1, 1, 1, 1]);
@@ -116,7 +106,7 @@ describe('Kafka event log', () => {
       const events = makeEvents(40, { resources: 1 });
       await log.append(events);
       const partition = partitionOf(Buffer.from(events[0]!.resource.id), log.partitions);
-      await withAdmin((admin) => admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: 10n }] }] }));
+      await withKafkaAdmin((admin) => admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: 10n }] }] }));
 
       const consumed: LogRecord[] = [];
       subscriptions.push(
@@ -246,7 +236,7 @@ async function retryUntilAccepted(append: () => Promise<void>): Promise<number> 
 
 /** Waits until the group's committed offsets add up to `count` records. */
 async function waitForCommittedOffsets(topic: string, group: string, count: number): Promise<void> {
-  await withAdmin(async (admin) => {
+  await withKafkaAdmin(async (admin) => {
     let committed = 0n;
     const deadline = Date.now() + 30_000;
     while (committed < BigInt(count)) {

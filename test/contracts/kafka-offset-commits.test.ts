@@ -8,30 +8,21 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { Admin } from '@platformatic/kafka';
 import { createKafkaEventLog, type KafkaEventLogOptions } from '../../platform/kafka/kafka-event-log.ts';
-import { deleteTopic } from '../../platform/kafka/kafka-topic.ts';
 import type { EventLog, LogRecord, Subscription } from '../../platform/ports/event-log.ts';
+import { kafkaBrokers, removeKafkaTopic, withKafkaAdmin } from '../support/kafka-admin.ts';
 import { makeEvents, sortedIds, waitUntil } from './event-log-contract.ts';
 
-const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:19092').split(',').map((broker) => broker.trim());
+const brokers = kafkaBrokers;
 
 function options(topic: string, group: KafkaEventLogOptions['group']): KafkaEventLogOptions {
   return { brokers, topic, partitions: 4, clientId: `vigil-test-${randomUUID().slice(0, 8)}`, requestTimeoutMs: 3000, group };
 }
 
-async function withAdmin<T>(body: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'vigil-test-admin', bootstrapBrokers: brokers });
-  try {
-    return await body(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 /** The sum of the group's committed offsets on the topic (= records committed, offsets start at 0). */
 async function committedCount(topic: string, group: string): Promise<bigint> {
-  return withAdmin(async (admin) => {
+  return withKafkaAdmin(async (admin) => {
     const [offsets] = await admin.listConsumerGroupOffsets({ groups: [group] });
     let committed = 0n;
     for (const entry of offsets?.topics ?? []) {
@@ -71,7 +62,7 @@ async function withTopic(group: KafkaEventLogOptions['group'], body: (log: Event
     await body(log, topic);
   } finally {
     await log.close();
-    await withAdmin((admin) => deleteTopic(admin, topic)).catch(() => {});
+    await removeKafkaTopic(topic);
   }
 }
 
