@@ -48,8 +48,19 @@ export interface OutboxRelay {
 
 export const outboxChannel = 'vigil_outbox';
 
+/** Records the runs of the outbox rows in `source` (a CTE name) as `queued`. */
+const recordQueuedRuns = (source: string): string =>
+  `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
+   SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM ${source}
+   ON CONFLICT (id) DO NOTHING`;
+
+function jobsOf(rows: readonly OutboxRow[]) {
+  return rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) }));
+}
+
 /** One relay pass over at most `batchSize` pending rows; returns how many it relayed. */
 export async function relayPendingBatch(db: Database, queue: ActionQueue, batchSize: number): Promise<number> {
+  if (queue.sharesDatabase) return relayToQueueInDatabase(db, queue, batchSize);
   return db.transaction(async (tx) => {
     // Claim, mark relayed and record the runs in one round trip; the enqueue below decides
     // whether all of it commits.
@@ -63,18 +74,39 @@ export async function relayPendingBatch(db: Database, queue: ActionQueue, batchS
        ), relayed AS (
          UPDATE action_outbox o SET relayed_at = now() FROM claimed WHERE o.id = claimed.id
          RETURNING o.id, o.firing_id, o.automation_name, o.phase, o.action_index, o.action, o.context, o.created_at
-       ), runs AS (
-         INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
-         SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM relayed
-         ON CONFLICT (id) DO NOTHING
-       )
+       ), runs AS (${recordQueuedRuns('relayed')})
        SELECT id, firing_id, automation_name, phase, action_index, action, context FROM relayed ORDER BY created_at, id`,
       [batchSize],
     );
     if (rows.length === 0) return 0;
-    await queue.enqueue(rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) })));
+    await queue.enqueue(jobsOf(rows));
     return rows.length;
   });
+}
+
+/**
+ * The relay for a queue kept in this same database (embedded mode: one process, one connection,
+ * so the enqueue cannot run inside a transaction of ours): read the pending rows, enqueue them,
+ * then mark them relayed and record their runs. A crash between the enqueue and the mark
+ * enqueues them again after the restart, which the queue skips (same ids); a run that already
+ * succeeded is not executed again either (the worker checks its record).
+ */
+async function relayToQueueInDatabase(db: Database, queue: ActionQueue, batchSize: number): Promise<number> {
+  const rows = await db.query<OutboxRow>(
+    `SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox
+      WHERE relayed_at IS NULL ORDER BY created_at, id LIMIT $1`,
+    [batchSize],
+  );
+  if (rows.length === 0) return 0;
+  await queue.enqueue(jobsOf(rows));
+  await db.query(
+    `WITH relayed AS (
+       UPDATE action_outbox SET relayed_at = now() WHERE id = ANY($1::uuid[]) AND relayed_at IS NULL
+       RETURNING id, firing_id, automation_name, phase, action_index, action
+     ) ${recordQueuedRuns('relayed')}`,
+    [rows.map((row) => row.id)],
+  );
+  return rows.length;
 }
 
 /**

@@ -19,16 +19,29 @@ export interface LifecycleEventRelayOptions {
   readonly pollMs?: number;
 }
 
-/** Relays one batch; returns how many events it appended. */
+const markAppended = 'UPDATE event_outbox SET appended_at = now() WHERE id = ANY($1::uuid[])';
+
+/**
+ * Relays one batch; returns how many events it appended. The rows are claimed (FOR UPDATE SKIP
+ * LOCKED, so replicas share the work) in a transaction held across the append. An event log kept
+ * in this same database (embedded mode: one process, one connection) cannot be appended to
+ * inside that transaction: there the rows are read, appended, then marked.
+ */
 export async function relayLifecycleEvents(db: Database, log: EventLog, batchSize: number): Promise<number> {
-  return db.transaction(async (tx) => {
-    const rows = await tx.query<{ id: string; event: VigilEvent }>(
-      `SELECT id, event FROM event_outbox WHERE appended_at IS NULL ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [batchSize],
-    );
+  const pending = (lock: boolean) =>
+    `SELECT id, event FROM event_outbox WHERE appended_at IS NULL ORDER BY created_at LIMIT $1${lock ? ' FOR UPDATE SKIP LOCKED' : ''}`;
+  if (log.sharesDatabase) {
+    const rows = await db.query<{ id: string; event: VigilEvent }>(pending(false), [batchSize]);
     if (rows.length === 0) return 0;
     await log.append(rows.map((r) => r.event));
-    await tx.query('UPDATE event_outbox SET appended_at = now() WHERE id = ANY($1::uuid[])', [rows.map((r) => r.id)]);
+    await db.query(markAppended, [rows.map((r) => r.id)]);
+    return rows.length;
+  }
+  return db.transaction(async (tx) => {
+    const rows = await tx.query<{ id: string; event: VigilEvent }>(pending(true), [batchSize]);
+    if (rows.length === 0) return 0;
+    await log.append(rows.map((r) => r.event));
+    await tx.query(markAppended, [rows.map((r) => r.id)]);
     return rows.length;
   });
 }

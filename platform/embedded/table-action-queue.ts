@@ -185,6 +185,7 @@ class TableWorker implements QueueWorker {
 }
 
 class TableActionQueue implements ActionQueue {
+  readonly sharesDatabase = true;
   readonly pollIntervalMs: number;
   readonly closeGraceMs: number;
   readonly #db: Database;

@@ -251,6 +251,7 @@ class Member implements Subscription {
 
 class TableEventLog implements EventLog {
   readonly partitions: number;
+  readonly sharesDatabase = true;
   readonly pollIntervalMs: number;
   readonly #db: Database;
   readonly #appendTimeoutMs: number;

@@ -123,6 +123,11 @@ export interface QueueWorker {
 }
 
 export interface ActionQueue {
+  /**
+   * True when it is stored in Vigil's own database (embedded mode: PGlite, one connection). It
+   * must then not be called inside a database transaction, which holds that one connection.
+   */
+  readonly sharesDatabase?: boolean;
   /** Adds jobs; ids already present are skipped. Rejects (and adds nothing it can avoid) when the queue is unreachable. */
   enqueue(jobs: readonly EnqueueRequest[]): Promise<void>;
   /** Starts a worker on this queue. */

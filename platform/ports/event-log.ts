@@ -53,6 +53,11 @@ export interface Subscription {
 
 /** The append-only event log: Kafka in distributed mode, a table in embedded mode. */
 export interface EventLog {
+  /**
+   * True when it is stored in Vigil's own database (embedded mode: PGlite, one connection). It
+   * must then not be called inside a database transaction, which holds that one connection.
+   */
+  readonly sharesDatabase?: boolean;
   /** Number of partitions of the log (events of one resource id always go to the same one). */
   readonly partitions: number;
   /**

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openPgliteDatabase } from '../../platform/embedded/pglite-database.ts';
 import { createTableEventLog } from '../../platform/embedded/table-event-log.ts';
+import { startWebhookReceiver } from '../stand-ins/webhook-receiver.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { type EmbeddedVigil, freePort, readAdminKey, spawnEmbeddedVigil, stopVigil, waitUntilReady } from './embedded-vigil.ts';
 
@@ -138,6 +139,57 @@ describe('vigil start, embedded', () => {
       );
     } finally {
       await db.close();
+    }
+  });
+
+  test('runs actions: an event fires a webhook, the run is recorded and its lifecycle events reach the history', async () => {
+    const receiver = await startWebhookReceiver();
+    const actionsDir = join(root, 'actions');
+    const vigil = spawnEmbeddedVigil({ dataDir: actionsDir, port: await freePort(), env: { VIGIL_EGRESS_ALLOWLIST: '127.0.0.1' } });
+    running.push(vigil);
+    try {
+      await waitUntilReady(vigil, 60_000, 50);
+      const key = await readAdminKey(actionsDir);
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+      const saved = await fetch(`${vigil.url}/api/automations/model-built-hook`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({
+          name: 'model-built-hook',
+          trigger: { type: 'event', expect: ['dbt.model.built'] },
+          actions: [{ kind: 'call-webhook', url: `${receiver.url}/built`, body: { model: '{{ event.resource.id }}' } }],
+        }),
+      });
+      assert.ok(saved.ok, `PUT automation: ${saved.status} ${await saved.clone().text()}`);
+      const sent = await postEvents(vigil.url, key, batch(3, 0));
+
+      await waitFor('three webhooks', () => receiver.deliveries.length >= 3, 30_000, 50);
+      const bodies = receiver.requests.map((request) => JSON.parse(request.body) as { model: string });
+      assert.deepEqual(bodies.map((body) => body.model).sort(), ['dbt.model.sales_0', 'dbt.model.sales_1', 'dbt.model.sales_2']);
+
+      const runs = await waitFor(
+        'three succeeded runs',
+        async () => {
+          const response = await fetch(`${vigil.url}/api/action-runs?automation=model-built-hook`, { headers });
+          const page = (await response.json()) as { action_runs: { status: string; attempts: number; response_status: number }[] };
+          return page.action_runs.filter((run) => run.status === 'succeeded').length === 3 ? page.action_runs : false;
+        },
+        30_000,
+        100,
+      );
+      assert.ok(runs.every((run) => run.attempts === 1 && run.response_status === 200));
+      const history = await waitFor(
+        'the lifecycle events in the history',
+        async () => {
+          const ids = await historyIds(vigil.url, key);
+          return ids.size >= sent.ids.length + 9 ? ids : false;
+        },
+        30_000,
+        250,
+      );
+      for (const id of sent.ids) assert.ok(history.has(id));
+    } finally {
+      await receiver.close();
     }
   });
 });
