@@ -403,18 +403,7 @@ pg_stop() {
 }
 
 pg_status() {
-  local pid
-  if pid=$(pg_postmaster_pid); then
-    if port_open "$PG_PORT"; then
-      say "postgres: running (pid $pid) on $HOST:$PG_PORT, data $PG_DATA"
-    else
-      say "postgres: process $pid alive but $HOST:$PG_PORT closed (starting or stopping)"
-    fi
-  elif port_open "$PG_PORT"; then
-    say "postgres: $HOST:$PG_PORT answers (not the cluster in $PG_DATA)"
-  else
-    say "postgres: stopped"
-  fi
+  report_status postgres "$(pg_postmaster_pid || true)" "$PG_PORT" "$HOST:$PG_PORT" ", data $PG_DATA" "the cluster in $PG_DATA"
 }
 
 # --------------------------------------------------------------------------- redis
@@ -494,14 +483,7 @@ redis_stop() {
 }
 
 redis_status() {
-  local pid
-  if pid=$(redis_pid); then
-    say "redis: running (pid $pid) on $HOST:$REDIS_PORT, data $REDIS_DIR/data"
-  elif port_open "$REDIS_PORT"; then
-    say "redis: $HOST:$REDIS_PORT answers (not the server of $REDIS_CONF)"
-  else
-    say "redis: stopped"
-  fi
+  report_status redis "$(redis_pid || true)" "$REDIS_PORT" "$HOST:$REDIS_PORT" ", data $REDIS_DIR/data" "the server of $REDIS_CONF"
 }
 
 # --------------------------------------------------------------------------- kafka
@@ -687,18 +669,7 @@ kafka_stop() {
 }
 
 kafka_status() {
-  local pid
-  if pid=$(kafka_pid); then
-    if port_open "$KAFKA_PORT"; then
-      say "kafka: running (pid $pid) on $KAFKA_BOOTSTRAP, Apache Kafka $KAFKA_VERSION, data $KAFKA_DATA"
-    else
-      say "kafka: process $pid alive but $KAFKA_BOOTSTRAP closed (starting or stopping)"
-    fi
-  elif port_open "$KAFKA_PORT"; then
-    say "kafka: $KAFKA_BOOTSTRAP answers (not the server of $KAFKA_PROPS)"
-  else
-    say "kafka: stopped"
-  fi
+  report_status kafka "$(kafka_pid || true)" "$KAFKA_PORT" "$KAFKA_BOOTSTRAP" ", Apache Kafka $KAFKA_VERSION, data $KAFKA_DATA" "the server of $KAFKA_PROPS"
 }
 
 kafka_topics() {
@@ -756,6 +727,23 @@ cmd_stop() {
     redis) redis_stop ;;
     kafka) kafka_stop ;;
   esac
+}
+
+# One service's status line. pid: our process (empty when none runs); running: what follows the
+# address on a running line; ours: what a port answering without our process is not.
+report_status() {
+  local name=$1 pid=$2 port=$3 address=$4 running=$5 ours=$6
+  if [[ -n $pid ]]; then
+    if port_open "$port"; then
+      say "$name: running (pid $pid) on $address$running"
+    else
+      say "$name: process $pid alive but $address closed (starting or stopping)"
+    fi
+  elif port_open "$port"; then
+    say "$name: $address answers (not $ours)"
+  else
+    say "$name: stopped"
+  fi
 }
 
 cmd_status() {

@@ -16,6 +16,7 @@ import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { deleteTopic } from '../../platform/kafka/kafka-topic.ts';
 import { migrate } from '../../platform/migrations/migrate.ts';
+import type { Database } from '../../platform/ports/database.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 import { waitFor } from '../../test/support/wait-for.ts';
@@ -37,10 +38,8 @@ function percentile(sorted: readonly number[], p: number): number {
  * `received` → firing row (the evaluator's transaction) → relayed to the queue → the worker's
  * start record → its success record.
  */
-async function stageMedians(databaseUrl: string, since: string): Promise<Record<string, number>> {
-  const db = createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
-  try {
-    const [row] = await db.query<Record<string, number>>(
+async function stageMedians(db: Database, since: string): Promise<Record<string, number>> {
+  const [row] = await db.query<Record<string, number>>(
       `WITH s AS (
          SELECT (o.context->'event'->>'received')::timestamptz AS received, f.created_at AS fired, o.relayed_at,
                 r.first_started_at AS started, r.finished_at AS finished
@@ -53,10 +52,7 @@ async function stageMedians(databaseUrl: string, since: string): Promise<Record<
          FROM s`,
       [since],
     );
-    return Object.fromEntries(Object.entries(row ?? {}).map(([stage, ms]) => [`median ${stage} (ms)`, Math.round(Number(ms) * 10) / 10]));
-  } finally {
-    await db.close();
-  }
+  return Object.fromEntries(Object.entries(row ?? {}).map(([stage, ms]) => [`median ${stage} (ms)`, Math.round(Number(ms) * 10) / 10]));
 }
 
 /** Removes what a run created (BENCH_KEEP=1 keeps the database and topic for a closer look). */
@@ -124,7 +120,6 @@ export async function run(): Promise<Record<string, number | string>> {
     });
     if (!result.ok) throw new Error(`automation rejected: ${JSON.stringify(result.errors)}`);
   }
-  await db.close();
 
   const key = `bench-admin-${randomBytes(16).toString('hex')}`;
   const port = 7792;
@@ -150,7 +145,6 @@ export async function run(): Promise<Record<string, number | string>> {
     }),
   );
   const base = `http://127.0.0.1:${port}`;
-  const runCounter = createPostgresDatabase({ url: url.toString(), poolSize: 1 });
   const dispatcher = new Agent({ connections: Number(process.env.BENCH_CONNECTIONS ?? 128) });
   const sentAt = new Map<string, number>();
   const send = async (index: number, fires = true) => {
@@ -187,10 +181,10 @@ export async function run(): Promise<Record<string, number | string>> {
     await waitFor(`all ${firing} webhooks`, () => arrivals.size >= warm + firing, 120_000, 100);
     const latencies = [...sentAt.entries()].slice(warm).map(([id, sent]) => arrivals.get(id)! - sent).sort((a, b) => a - b);
     await waitFor('the last success records', async () => {
-      const [row] = await runCounter.query<{ n: number }>(`SELECT count(*)::int AS n FROM action_runs WHERE status = 'succeeded'`);
+      const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM action_runs WHERE status = 'succeeded'`);
       return (row?.n ?? 0) >= warm + firing;
     }, 30_000, 100);
-    const stages = await stageMedians(url.toString(), measuredSince);
+    const stages = await stageMedians(db, measuredSince);
     return {
       automations,
       'events/s offered': ratePerSecond,
@@ -210,7 +204,7 @@ export async function run(): Promise<Record<string, number | string>> {
     await Promise.all(processes.map((child) => new Promise((resolve) => child.once('exit', resolve))));
     await dispatcher.close();
     receiver.close();
-    await runCounter.close();
+    await db.close();
     await removeQueueKeys(redisUrl, env.VIGIL_REDIS_PREFIX);
     await cleanUp(databaseUrl, dbName, env.VIGIL_KAFKA_TOPIC);
   }

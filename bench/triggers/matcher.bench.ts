@@ -18,6 +18,7 @@
 import { performance } from 'node:perf_hooks';
 import { validateAutomation } from '../../schemas/automation.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
+import { seededRandom } from '../../test/support/seeded-random.ts';
 import { buildCatalogSnapshot, type CatalogSnapshot } from '../../triggers/automation-catalog.ts';
 import { compileTriggerProgram, type TriggerProgram } from '../../triggers/trigger-program.ts';
 
@@ -95,16 +96,6 @@ function nonMatchingShapes(): EventShape[] {
   return shapes;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function toEvents(shapes: readonly EventShape[], prefix: string): VigilEvent[] {
   // Through JSON, like events read from Kafka: every event has its own strings and objects.
@@ -118,7 +109,7 @@ function toEvents(shapes: readonly EventShape[], prefix: string): VigilEvent[] {
 
 /** The target's stream: the same for every count. */
 function fixedStream(): VigilEvent[] {
-  const rand = random(42);
+  const rand = seededRandom(42);
   const nonMatching = nonMatchingShapes();
   const shapes: EventShape[] = [];
   for (let k = 0; k < streamLength; k++) {
@@ -131,7 +122,7 @@ function fixedStream(): VigilEvent[] {
 
 /** Informational: each event matches one automation picked at random among all n. */
 function spreadStream(n: number): VigilEvent[] {
-  const rand = random(7);
+  const rand = seededRandom(7);
   return toEvents(Array.from({ length: streamLength }, () => matchingShape(Math.floor(rand() * n))), 's');
 }
 

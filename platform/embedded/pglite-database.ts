@@ -3,7 +3,7 @@ import { access, link, mkdir, open, readFile, rename, rm, writeFile } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { PGlite, types, type Transaction } from '@electric-sql/pglite';
 import type { Database, Sql } from '../ports/database.ts';
-import { createStoreDirectory, type StoreSource } from './store-creation.ts';
+import { createStoreDirectory, isAlive, type StoreSource } from './store-creation.ts';
 
 /**
  * PostgreSQL settings for the embedded store, chosen by measurement (docs/decisions/0300):
@@ -72,14 +72,6 @@ function startParams(options: PgliteDatabaseOptions): string[] | undefined {
   return embeddedStartParams({ ...(options.untuned === true ? {} : embeddedPostgresSettings), ...options.settings });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function lockedError(storeDir: string, owner: number, lockPath: string): StoreLockedError {
   return new StoreLockedError(

@@ -47,6 +47,8 @@ class GroupMember implements Subscription {
   readonly #settings: KafkaSettings;
   readonly #options: ConsumeOptions;
   readonly #maxBatchSize: number;
+  /** ConsumeOptions.gatherMs (0: no gathering). */
+  readonly #gatherMs: number;
   readonly #consumer: Consumer;
   readonly #fetchPool: ConnectionPool;
   readonly #fetcher: PartitionFetcher;
@@ -78,6 +80,7 @@ class GroupMember implements Subscription {
     this.#settings = settings;
     this.#options = options;
     this.#maxBatchSize = Math.max(1, options.maxBatchSize ?? defaultMaxBatchSize);
+    this.#gatherMs = options.gatherMs ?? 0;
     this.#groupOptions = {
       sessionTimeout: settings.sessionTimeoutMs,
       rebalanceTimeout: settings.rebalanceTimeoutMs,
@@ -174,14 +177,14 @@ class GroupMember implements Subscription {
         // before the next fetch. (Waiting at the broker instead — a fetch with a large minBytes —
         // cost the broker more CPU than the fetches it saved: it re-checks the waiting fetch on
         // every append.)
-        const gathering = (this.#options.gatherMs ?? 0) > 0 && records.length > 0 && records.length < this.#maxBatchSize;
+        const gathering = this.#gatherMs > 0 && records.length > 0 && records.length < this.#maxBatchSize;
         // Otherwise fetch the next records while these are handled.
         if (records.length > 0 && !gathering) prefetch = this.#fetch(after);
         const handledAll = await this.#handOut(records, epoch);
         if (handledAll && epoch === this.#assignment.epoch) this.#positions = after;
         else prefetch = undefined;
         backoff = 0;
-        if (gathering) await pause(this.#options.gatherMs ?? 0, this.#stop.signal);
+        if (gathering) await pause(this.#gatherMs, this.#stop.signal);
       } catch (error) {
         if (this.#stopped) break;
         if (error instanceof HandlerError) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../test/support/seeded-random.ts';
 import { automation, event } from '../../test/triggers/helpers.ts';
 import { buildCatalogSnapshot } from '../automation-catalog.ts';
 import { explain } from '../explain.ts';
@@ -115,16 +116,6 @@ describe('match index', () => {
 });
 
 describe('match index, randomized against a full scan', () => {
-  /** Deterministic PRNG (mulberry32). */
-  const random = (seed: number) => {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  };
   const names = ['a.b.c', 'a.b.d', 'a.x', 'b.c', 'b', 'ab.c', 'vigil.automation.triggered', 'vigil.event.late'];
   const globs = ['a.*', 'a.b.*', 'a.b.c', 'a*', '*.c', '*', '!a.x', '!b.*', 'b.*', 'b', 'a.*.c', 'vigil.*', 'vigil.automation.triggered', 'x.y'];
   const labelValues = ['r0', 'r1', 'r2', 'prod', 'dev', 'r*', '!r1', '!prod', '*'];
@@ -133,7 +124,7 @@ describe('match index, randomized against a full scan', () => {
 
   for (const seed of properties) {
     it(`seed ${seed}: the index offers every automation that matches, and route finds exactly those`, () => {
-      const rand = random(seed + 1);
+      const rand = seededRandom(seed + 1);
       const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
       const some = <T>(list: readonly T[], max: number): T[] => Array.from({ length: 1 + Math.floor(rand() * max) }, () => pick(list));
       const match = (): Record<string, string | string[]> | undefined => {

@@ -54,28 +54,9 @@ export function proactiveOnTimer(state: ProactiveState, now: number, config: Pro
   const window = state.window;
   if (!window || window.fired || now < window.due || window.ids.length >= config.threshold) return [];
   state.seq += 1;
-  window.fired = {
-    seq: state.seq,
-    triggeredAt: now,
-    windowStart: window.start,
-    windowEnd: window.due,
-    deadline: window.due,
-    count: window.ids.length,
-  };
-  return [
-    {
-      kind: 'fire',
-      seq: state.seq,
-      triggeredAt: now,
-      windowStart: window.start,
-      windowEnd: window.due,
-      deadline: window.due,
-      count: window.ids.length,
-      events: window.events.slice(-maxReportedEvents),
-      event: null,
-      resolvable: true,
-    },
-  ];
+  const firing = { seq: state.seq, triggeredAt: now, windowStart: window.start, windowEnd: window.due, deadline: window.due, count: window.ids.length };
+  window.fired = firing;
+  return [{ kind: 'fire', ...firing, events: window.events.slice(-maxReportedEvents), event: null, resolvable: true }];
 }
 
 export interface ProactiveRoles {

@@ -11,6 +11,7 @@ export interface WindowEntry {
 
 /** A firing that has not resolved yet (proactive and deadline triggers). */
 export interface OpenFiring {
+  /** Firing number within this state key: with the automation and key it makes the firing id. */
   readonly seq: number;
   readonly triggeredAt: number;
   readonly windowStart: number;
@@ -19,15 +20,8 @@ export interface OpenFiring {
   readonly count: number;
 }
 
-export interface FireEffect {
+export interface FireEffect extends OpenFiring {
   readonly kind: 'fire';
-  /** Firing number within this state key: with the automation and key it makes the firing id. */
-  readonly seq: number;
-  readonly triggeredAt: number;
-  readonly windowStart: number;
-  readonly windowEnd: number;
-  readonly deadline?: number;
-  readonly count: number;
   /** The events that made it fire (most recent last, at most 20). */
   readonly events: readonly VigilEvent[];
   /** The event that fired it; null when a deadline passed. */
