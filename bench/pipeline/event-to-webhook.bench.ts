@@ -9,11 +9,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Admin } from '@platformatic/kafka';
 import { Redis } from 'ioredis';
-import { Agent, request } from 'undici';
+import { LeanHttpClient, startLeanReceiver } from '../support/lean-http.ts';
 import { deleteTopic } from '../../platform/kafka/kafka-topic.ts';
 import { migrate } from '../../platform/migrations/migrate.ts';
 import type { Database } from '../../platform/ports/database.ts';
@@ -28,6 +26,7 @@ const automations = Number(process.env.BENCH_AUTOMATIONS ?? 1_000);
 const ratePerSecond = Number(process.env.BENCH_RATE ?? 1_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const firingEvery = Math.max(1, Number(process.env.BENCH_FIRING_EVERY ?? 1));
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 128);
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
@@ -90,17 +89,12 @@ async function removeQueueKeys(url: string, prefix: string): Promise<void> {
 export async function run(): Promise<Record<string, number | string>> {
   const tag = randomBytes(4).toString('hex');
   const arrivals = new Map<string, number>();
-  const receiver = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string };
-      if (!arrivals.has(body.id)) arrivals.set(body.id, performance.timeOrigin + performance.now());
-      res.writeHead(200).end('ok');
-    });
+  const receiver = await startLeanReceiver((requestLine, body) => {
+    if (!requestLine.startsWith('POST /hook ')) throw new Error(`unexpected webhook request: ${requestLine}`);
+    const { id } = JSON.parse(body.toString('utf8')) as { id: string };
+    if (!arrivals.has(id)) arrivals.set(id, performance.timeOrigin + performance.now());
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const hookUrl = `http://127.0.0.1:${receiver.port}/hook`;
 
   // A database of its own, with the automations in place before Vigil starts.
   const adminDb = createPostgresDatabase({ url: databaseUrl, poolSize: 1 });
@@ -145,19 +139,15 @@ export async function run(): Promise<Record<string, number | string>> {
     }),
   );
   const base = `http://127.0.0.1:${port}`;
-  const dispatcher = new Agent({ connections: Number(process.env.BENCH_CONNECTIONS ?? 128) });
+  const client = new LeanHttpClient('127.0.0.1', port, connections);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const sentAt = new Map<string, number>();
   const send = async (index: number, fires = true) => {
     const id = `e2e-${tag}-${index}`;
+    const body = JSON.stringify({ id, event: fires ? `bench.e2e.n${index % automations}` : 'bench.e2e.quiet', resource: { id: `bench.resource.${index % 97}` } });
     if (fires) sentAt.set(id, performance.timeOrigin + performance.now());
-    const response = await request(`${base}/api/events`, {
-      method: 'POST',
-      dispatcher,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ id, event: fires ? `bench.e2e.n${index % automations}` : 'bench.e2e.quiet', resource: { id: `bench.resource.${index % 97}` } }),
-    });
-    await response.body.dump();
-    if (response.statusCode !== 202) throw new Error(`intake answered ${response.statusCode}`);
+    const response = await client.request('POST', '/api/events', headers, body);
+    if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${response.body.toString('utf8')}`);
   };
   try {
     await waitFor('vigil to be ready', async () => (await fetch(`${base}/readyz`)).ok, 60_000, 200);
@@ -195,15 +185,15 @@ export async function run(): Promise<Record<string, number | string>> {
       'latency p99 (ms)': Math.round(percentile(latencies, 99) * 10) / 10,
       'latency max (ms)': Math.round((latencies.at(-1) ?? Number.NaN) * 10) / 10,
       'webhooks received': arrivals.size - warm,
-      'load generator connections': Number(process.env.BENCH_CONNECTIONS ?? 128),
+      'load generator connections': connections,
       processes: roleSets.join(' | '),
       ...stages,
     };
   } finally {
     for (const child of processes) child.kill('SIGTERM');
     await Promise.all(processes.map((child) => new Promise((resolve) => child.once('exit', resolve))));
-    await dispatcher.close();
-    receiver.close();
+    client.close();
+    await receiver.close();
     await db.close();
     await removeQueueKeys(redisUrl, env.VIGIL_REDIS_PREFIX);
     await cleanUp(databaseUrl, dbName, env.VIGIL_KAFKA_TOPIC);
