@@ -12,6 +12,30 @@ export interface OutboxRow {
   context: FiringContext;
 }
 
+/** An outbox row as its writer holds it (triggers/firing-records.ts ActionOutboxRow). */
+export interface WrittenOutboxRow {
+  readonly id: string;
+  readonly firingId: string;
+  readonly automationName: string;
+  readonly phase: 'triggered' | 'resolved';
+  readonly actionIndex: number;
+  readonly action: unknown;
+  readonly context: FiringContext;
+}
+
+/** The row as the relay reads it back, for a hand-off that skips the read. */
+export function outboxRowOf(row: WrittenOutboxRow): OutboxRow {
+  return {
+    id: row.id,
+    firing_id: row.firingId,
+    automation_name: row.automationName,
+    phase: row.phase,
+    action_index: row.actionIndex,
+    action: row.action,
+    context: row.context,
+  };
+}
+
 /** The queue job's payload: everything a worker needs, so that it never reads the outbox. */
 export interface OutboxJob {
   readonly outbox_id: string;

@@ -1,6 +1,7 @@
 import type { Logger } from '../platform/logger.ts';
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { ActionQueue } from '../platform/ports/action-queue.ts';
+import { createCoalescer } from '../platform/coalescer.ts';
 import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
 
@@ -16,6 +17,13 @@ import { retryPolicyForStored } from './retry-policy.ts';
  * each row becomes exactly one job.
  *
  * Woken by NOTIFY vigil_outbox; polls as a fallback (missed notifications, lost LISTEN connection).
+ *
+ * When the trigger evaluator runs in this same process it hands each committed batch's rows
+ * over (`handOff`): they are enqueued at once and then marked relayed with their runs recorded
+ * `queued` (one statement, shared by the hand-offs in flight), which spares the claim
+ * transaction and the NOTIFY wake-up on the way to the worker. The relay then sweeps only rows
+ * at least `sweepAfterMs` old (a hand-off that failed or was cut short by a crash) and does not
+ * listen. A row enqueued by both the hand-off and a sweep is still one job (same id).
  *
  * Retention: relayed rows older than `retentionMs` (7 days) are deleted periodically, except
  * those whose run is failed: a dead letter can be retried from its outbox row even after the
@@ -36,9 +44,13 @@ export interface OutboxRelayOptions {
   readonly retentionMs?: number;
   /** How often old relayed rows are deleted (default 1 h; the first pass runs a minute after start, or sooner when the interval is shorter). */
   readonly retentionIntervalMs?: number;
+  /** Rows are handed over in this process (`handOff`): the sweep leaves rows younger than this to it (default 0: it relays every row, and listens). */
+  readonly sweepAfterMs?: number;
 }
 
 export interface OutboxRelay {
+  /** Enqueues the rows of a committed transaction now; whatever fails is left to the sweep. */
+  handOff(rows: readonly OutboxRow[]): void;
   /** Relays everything pending now; resolves with the number of rows relayed. For tests and tools. */
   flush(): Promise<number>;
   /** Deletes relayed rows past retention now; resolves with the number deleted. For tests and tools. */
@@ -58,16 +70,25 @@ function jobsOf(rows: readonly OutboxRow[]) {
   return rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) }));
 }
 
-/** One relay pass over at most `batchSize` pending rows; returns how many it relayed. */
-export async function relayPendingBatch(db: Database, queue: ActionQueue, batchSize: number): Promise<number> {
-  if (queue.sharesDatabase) return relayToQueueInDatabase(db, queue, batchSize);
+/** Marks enqueued rows relayed and records their runs as `queued` (rows already marked are left alone). */
+const markRelayed = `WITH relayed AS (
+       UPDATE action_outbox SET relayed_at = now() WHERE id = ANY($1::uuid[]) AND relayed_at IS NULL
+       RETURNING id, firing_id, automation_name, phase, action_index, action
+     ) ${recordQueuedRuns('relayed')}`;
+
+/** Pending rows at least $2 ms old. */
+const pendingRows = `relayed_at IS NULL AND created_at <= now() - $2 * interval '1 millisecond'`;
+
+/** One relay pass over at most `batchSize` pending rows at least `olderThanMs` old; returns how many it relayed. */
+export async function relayPendingBatch(db: Database, queue: ActionQueue, batchSize: number, olderThanMs = 0): Promise<number> {
+  if (queue.sharesDatabase) return relayToQueueInDatabase(db, queue, batchSize, olderThanMs);
   return db.transaction(async (tx) => {
     // Claim, mark relayed and record the runs in one round trip; the enqueue below decides
     // whether all of it commits.
     const rows = await tx.query<OutboxRow>(
       `WITH claimed AS (
          SELECT id FROM action_outbox
-          WHERE relayed_at IS NULL
+          WHERE ${pendingRows}
           ORDER BY created_at, id
           LIMIT $1
             FOR UPDATE SKIP LOCKED
@@ -76,7 +97,7 @@ export async function relayPendingBatch(db: Database, queue: ActionQueue, batchS
          RETURNING o.id, o.firing_id, o.automation_name, o.phase, o.action_index, o.action, o.context, o.created_at
        ), runs AS (${recordQueuedRuns('relayed')})
        SELECT id, firing_id, automation_name, phase, action_index, action, context FROM relayed ORDER BY created_at, id`,
-      [batchSize],
+      [batchSize, olderThanMs],
     );
     if (rows.length === 0) return 0;
     await queue.enqueue(jobsOf(rows));
@@ -91,21 +112,15 @@ export async function relayPendingBatch(db: Database, queue: ActionQueue, batchS
  * enqueues them again after the restart, which the queue skips (same ids); a run that already
  * succeeded is not executed again either (the worker checks its record).
  */
-async function relayToQueueInDatabase(db: Database, queue: ActionQueue, batchSize: number): Promise<number> {
+async function relayToQueueInDatabase(db: Database, queue: ActionQueue, batchSize: number, olderThanMs: number): Promise<number> {
   const rows = await db.query<OutboxRow>(
     `SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox
-      WHERE relayed_at IS NULL ORDER BY created_at, id LIMIT $1`,
-    [batchSize],
+      WHERE ${pendingRows} ORDER BY created_at, id LIMIT $1`,
+    [batchSize, olderThanMs],
   );
   if (rows.length === 0) return 0;
   await queue.enqueue(jobsOf(rows));
-  await db.query(
-    `WITH relayed AS (
-       UPDATE action_outbox SET relayed_at = now() WHERE id = ANY($1::uuid[]) AND relayed_at IS NULL
-       RETURNING id, firing_id, automation_name, phase, action_index, action
-     ) ${recordQueuedRuns('relayed')}`,
-    [rows.map((row) => row.id)],
-  );
+  await db.query(markRelayed, [rows.map((row) => row.id)]);
   return rows.length;
 }
 
@@ -137,6 +152,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const maxBackoffMs = options.maxBackoffMs ?? 10_000;
   const retentionMs = options.retentionMs ?? 7 * 24 * 3_600_000;
   const retentionIntervalMs = options.retentionIntervalMs ?? 3_600_000;
+  const sweepAfterMs = options.sweepAfterMs ?? 0;
 
   let closed = false;
   /** A NOTIFY arrived since the last pass started: run another pass instead of sleeping. */
@@ -161,16 +177,33 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   };
 
   let unlisten: (() => Promise<void>) | undefined;
-  try {
-    unlisten = await db.listen(outboxChannel, wake);
-  } catch (error) {
-    logger.warn({ err: error }, 'outbox relay: LISTEN failed; relying on polling');
+  if (sweepAfterMs === 0) {
+    try {
+      unlisten = await db.listen(outboxChannel, wake);
+    } catch (error) {
+      logger.warn({ err: error }, 'outbox relay: LISTEN failed; relying on polling');
+    }
   }
 
   let passInFlight: Promise<number> | undefined;
-  const pass = (): Promise<number> => {
-    passInFlight ??= relayPendingBatch(db, queue, batchSize).finally(() => (passInFlight = undefined));
+  const pass = (olderThanMs = sweepAfterMs): Promise<number> => {
+    passInFlight ??= relayPendingBatch(db, queue, batchSize, olderThanMs).finally(() => (passInFlight = undefined));
     return passInFlight;
+  };
+
+  const mark = createCoalescer<readonly string[], void>(async (batches) => {
+    await db.query(markRelayed, [batches.flat()]);
+    return batches.map(() => undefined);
+  });
+  const handingOff = new Set<Promise<void>>();
+  const handOff = (rows: readonly OutboxRow[]): void => {
+    if (closed || rows.length === 0) return;
+    const handing = queue
+      .enqueue(jobsOf(rows))
+      .then(() => mark(rows.map((row) => row.id)))
+      .catch((error: unknown) => logger.warn({ err: error, rows: rows.length }, 'outbox relay: hand-off failed; the sweep will relay these rows'))
+      .finally(() => handingOff.delete(handing));
+    handingOff.add(handing);
   };
 
   let failures = 0;
@@ -219,11 +252,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   schedulePrune(Math.min(60_000, retentionIntervalMs));
 
   return {
+    handOff,
     prune,
     async flush() {
+      await Promise.all(handingOff);
       let total = 0;
       for (;;) {
-        const relayed = await pass();
+        const relayed = await pass(0);
         total += relayed;
         if (relayed < batchSize) return total;
       }
@@ -232,6 +267,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       closed = true;
       clearTimeout(pruneTimer);
       endSleep?.();
+      await Promise.all(handingOff);
       await loop;
       await pruneInFlight?.catch(() => undefined);
       await unlisten?.();

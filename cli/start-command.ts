@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startActionWorkers } from '../actions/action-worker.ts';
-import { startOutboxRelay } from '../actions/outbox-relay.ts';
+import { outboxRowOf } from '../actions/outbox-job.ts';
+import { startOutboxRelay, type OutboxRelay } from '../actions/outbox-relay.ts';
 import { startEventPersister } from '../api/events/event-persister.ts';
 import type { Config } from '../platform/config.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -10,6 +11,7 @@ import { createMetrics, type Metrics } from '../platform/metrics.ts';
 import { startApiRole } from '../platform/runtime/api-role.ts';
 import { openInfrastructure, type Infrastructure } from '../platform/runtime/infrastructure.ts';
 import { startDeadlineTimer, startLifecycleEventRelay, startTriggerEvaluator } from '../triggers/index.ts';
+import type { OutboxHandOff } from '../triggers/trigger-state-store.ts';
 
 export const roles = ['ingest', 'api', 'triggers', 'actions'] as const;
 export type Role = (typeof roles)[number];
@@ -42,22 +44,42 @@ async function embeddedAdminKey(config: Config): Promise<{ key: string; generate
   }
 }
 
-/** The trigger evaluator consumer group, its deadline timer and the lifecycle-event relay. */
-async function startTriggersRole({ config, infrastructure, logger, metrics }: RoleContext): Promise<Stoppable[]> {
+/**
+ * How old an outbox row must be before a relay's sweep takes it, when the rows are handed over
+ * in-process as they commit: well beyond a hand-off's usual milliseconds, so that the sweep
+ * rarely repeats one (a repeat is harmless: same job id, same event id).
+ */
+const handOffSweepAfterMs = 5_000;
+
+/**
+ * The trigger evaluator consumer group, its deadline timer and the lifecycle-event relay. Both
+ * hand their committed outbox rows to this process's relays: the lifecycle events to the
+ * relay started here, the actions to `actionRelay` when the actions role runs here too.
+ */
+async function startTriggersRole({ config, infrastructure, logger, metrics }: RoleContext, actionRelay: OutboxRelay | undefined): Promise<Stoppable[]> {
   const { db, log } = infrastructure;
   const triggersLogger = logger.child({ component: 'triggers' });
-  const evaluator = await startTriggerEvaluator({ db, log, logger: triggersLogger, metrics: metrics.registry, allowedLatenessMs: config.VIGIL_ALLOWED_LATENESS_MS });
-  const timer = await startDeadlineTimer({ db, logger: triggersLogger, metrics: metrics.registry, catalog: evaluator.catalog, allowedLatenessMs: config.VIGIL_ALLOWED_LATENESS_MS });
-  const relay = await startLifecycleEventRelay({ db, log, logger: triggersLogger });
-  return [evaluator, timer, relay];
+  const relay = await startLifecycleEventRelay({ db, log, logger: triggersLogger, sweepAfterMs: handOffSweepAfterMs });
+  const onCommitted: OutboxHandOff = ({ actions, events }) => {
+    relay.publish(events);
+    actionRelay?.handOff(actions.map(outboxRowOf));
+  };
+  const allowedLatenessMs = config.VIGIL_ALLOWED_LATENESS_MS;
+  const evaluator = await startTriggerEvaluator({ db, log, logger: triggersLogger, metrics: metrics.registry, allowedLatenessMs, onCommitted });
+  const timer = await startDeadlineTimer({ db, logger: triggersLogger, metrics: metrics.registry, catalog: evaluator.catalog, allowedLatenessMs, onCommitted });
+  return [relay, evaluator, timer];
 }
 
-/** The outbox relay into the action queue and the workers that run the actions. */
-async function startActionsRole({ config, infrastructure, logger, metrics }: RoleContext): Promise<Stoppable[]> {
+/**
+ * The outbox relay into the action queue and the workers that run the actions. With the
+ * triggers role in the same process, the relay takes rows handed over as they commit and only
+ * sweeps for the rest.
+ */
+async function startActionsRole({ config, infrastructure, logger, metrics }: RoleContext, withTriggers: boolean): Promise<{ relay: OutboxRelay; parts: Stoppable[] }> {
   const { db, log, queue } = infrastructure;
   const actionsLogger = logger.child({ component: 'actions' });
   if (!config.VIGIL_SECRET_KEY) actionsLogger.warn('VIGIL_SECRET_KEY is not set: actions that use a connection will fail until it is');
-  const relay = await startOutboxRelay({ db, queue, logger: actionsLogger });
+  const relay = await startOutboxRelay({ db, queue, logger: actionsLogger, ...(withTriggers ? { sweepAfterMs: handOffSweepAfterMs } : {}) });
   const workers = await startActionWorkers({
     db,
     queue,
@@ -68,7 +90,7 @@ async function startActionsRole({ config, infrastructure, logger, metrics }: Rol
     egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
     metrics: metrics.registry,
   });
-  return [relay, workers];
+  return { relay, parts: [relay, workers] };
 }
 
 /** `vigil start`: opens the infrastructure and runs the given roles until SIGINT or SIGTERM. */
@@ -102,8 +124,14 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
     logger.warn('VIGIL_ADMIN_KEY is not set: only keys created with `vigil keys create` can call the API');
   }
 
-  if (selected.includes('triggers')) running.push(...(await startTriggersRole(context)));
-  if (selected.includes('actions')) running.push(...(await startActionsRole(context)));
+  // Actions first, so that the evaluator can hand its committed rows to this process's relay.
+  let actionRelay: OutboxRelay | undefined;
+  if (selected.includes('actions')) {
+    const actions = await startActionsRole(context, selected.includes('triggers'));
+    actionRelay = actions.relay;
+    running.push(...actions.parts);
+  }
+  if (selected.includes('triggers')) running.push(...(await startTriggersRole(context, actionRelay)));
   if (selected.includes('api')) {
     running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
   }

@@ -4,7 +4,7 @@ import { startAutomationCatalog, silentLogger, type AutomationCatalog, type Cata
 import { defaultAllowedLatenessMs } from './evaluator.ts';
 import { triggerMetrics, type TriggerMetrics } from './metrics.ts';
 import type { TriggerProgram, TriggerState } from './trigger-program.ts';
-import { createWriteBatch, programHash, type StateRef } from './trigger-state-store.ts';
+import { createWriteBatch, programHash, type OutboxHandOff, type OutboxWrites, type StateRef } from './trigger-state-store.ts';
 import { withTransientRetry } from './transient-retry.ts';
 
 /**
@@ -25,6 +25,8 @@ export interface DeadlineTimerOptions {
   readonly batchSize?: number;
   /** Longest sleep, as a safety net (default 30 s). */
   readonly maxSleepMs?: number;
+  /** Receives each committed transaction's outbox rows (the relays of this process). */
+  readonly onCommitted?: OutboxHandOff;
   readonly now?: () => number;
 }
 
@@ -57,14 +59,18 @@ export async function ensureScheduledStates(db: Sql, programs: Iterable<TriggerP
   await db.query(`SELECT pg_notify('vigil_trigger_due', $1)`, [String(now)]);
 }
 
-/** Claims and fires the due rows, up to `limit`, in one transaction. Returns how many rows it handled. */
+/**
+ * Claims and fires the due rows, up to `limit`, in one transaction. Returns how many rows it
+ * handled; once committed, what it wrote to the outboxes goes to `onCommitted`.
+ */
 export async function fireDueStates(
   db: Database,
   snapshot: CatalogSnapshot,
   now: number,
-  options: { limit: number; allowedLatenessMs: number; metrics: TriggerMetrics },
+  options: { limit: number; allowedLatenessMs: number; metrics: TriggerMetrics; onCommitted?: OutboxHandOff | undefined },
 ): Promise<number> {
-  return db.transaction(async (tx) => {
+  let outbox: OutboxWrites | undefined;
+  const handled = await db.transaction(async (tx) => {
     const rows = await tx.query<{ automation_name: string; state_key: string; trigger_hash: string; for_each: Record<string, string>; state: TriggerState }>(
       `SELECT automation_name, state_key, trigger_hash, for_each, state FROM trigger_state
        WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
@@ -83,6 +89,7 @@ export async function fireDueStates(
       writes.apply(ref, program.onTimer(ref.state, now), now);
     }
     await writes.flush(tx, options.metrics);
+    outbox = writes.outboxWrites();
     if (unknown.length > 0) {
       // Not (yet) in this replica's catalog: look again shortly rather than spin.
       await tx.query(
@@ -93,6 +100,8 @@ export async function fireDueStates(
     }
     return rows.length;
   });
+  if (outbox && (outbox.actions.length > 0 || outbox.events.length > 0)) options.onCommitted?.(outbox);
+  return handled;
 }
 
 export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise<DeadlineTimer> {
@@ -127,7 +136,7 @@ export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise
   const cycle = async (): Promise<void> => {
     let lastHandled: number;
     for (;;) {
-      const handled = await withTransientRetry(() => fireDueStates(db, catalog.current(), now(), { limit: batchSize, allowedLatenessMs, metrics }), {
+      const handled = await withTransientRetry(() => fireDueStates(db, catalog.current(), now(), { limit: batchSize, allowedLatenessMs, metrics, onCommitted: options.onCommitted }), {
         isClosed: () => closed,
         logger,
         what: 'deadline timer',

@@ -4,7 +4,7 @@ import type { EventLog, LogBatch, LogRecord, Subscription } from '../platform/po
 import { startAutomationCatalog, silentLogger, type AutomationCatalog, type CatalogSnapshot, type Logger } from './automation-catalog.ts';
 import { triggerMetrics, type TriggerMetrics } from './metrics.ts';
 import type { Route, TriggerProgram } from './trigger-program.ts';
-import { createWriteBatch, lockBatch, refKey, type StateWant } from './trigger-state-store.ts';
+import { createWriteBatch, lockBatch, refKey, type OutboxHandOff, type OutboxWrites, type StateWant } from './trigger-state-store.ts';
 import { withTransientRetry } from './transient-retry.ts';
 
 /**
@@ -35,6 +35,8 @@ export interface TriggerEvaluatorOptions {
    * state when read again — and bounds what a restart re-reads.
    */
   readonly idlePositionsIntervalMs?: number;
+  /** Receives each committed batch's outbox rows (the relays of this process); without it they are relayed by polling. */
+  readonly onCommitted?: OutboxHandOff;
   /** Clock (tests). */
   readonly now?: () => number;
 }
@@ -68,7 +70,7 @@ export async function applyBatch(
   batch: LogBatch,
   snapshot: CatalogSnapshot,
   options: { allowedLatenessMs: number; now: number; metrics: TriggerMetrics },
-): Promise<{ applied: number; skipped: number; firings: number }> {
+): Promise<{ applied: number; skipped: number; firings: number; outbox: OutboxWrites }> {
   const partitions = [...batch.nextPositions.keys()].sort((a, b) => a - b);
   // Routed before the stored positions are known, so that one statement can lock the positions
   // and the states together; records below the stored positions are then skipped. (Their states
@@ -102,7 +104,7 @@ export async function applyBatch(
     return { partition: p, nextOffset: n > s ? n : s };
   });
   await writes.flush(tx, options.metrics, { group, positions });
-  return { applied: fresh.length, skipped: batch.records.length - fresh.length, firings: writes.firings };
+  return { applied: fresh.length, skipped: batch.records.length - fresh.length, firings: writes.firings, outbox: writes.outboxWrites() };
 }
 
 /** Positions stored for the group, for the partitions just assigned. */
@@ -136,11 +138,12 @@ export async function startTriggerEvaluator(options: TriggerEvaluatorOptions): P
     // batch costs no transaction, except to store the positions now and then.
     const matches = batch.records.some((record) => snapshot.route(record.event).length > 0);
     if (!matches && Date.now() - positionsStoredAt < idlePositionsIntervalMs) return;
-    await withTransientRetry(
+    const { outbox } = await withTransientRetry(
       () => db.transaction((tx) => applyBatch(tx, group, batch, snapshot, { allowedLatenessMs, now: now(), metrics })),
       { isClosed: () => closed, logger, what: 'trigger batch' },
     );
     positionsStoredAt = Date.now();
+    if (outbox.actions.length > 0 || outbox.events.length > 0) options.onCommitted?.(outbox);
   };
 
   const subscribe = async (): Promise<void> => {

@@ -1,3 +1,4 @@
+import { createCoalescer } from '../platform/coalescer.ts';
 import type { Database } from '../platform/ports/database.ts';
 import type { EventLog } from '../platform/ports/event-log.ts';
 import type { VigilEvent } from '../schemas/event.ts';
@@ -6,39 +7,55 @@ import { silentLogger, type Logger } from './automation-catalog.ts';
 /**
  * Appends the events in `event_outbox` (vigil.automation.triggered|resolved, vigil.event.late)
  * to the event log and marks them appended. At-least-once: if the process dies between the
- * append and the commit, the rows are appended again; their ids are deterministic, so
- * downstream dedupe makes the resend harmless. Woken by NOTIFY vigil_event_outbox, with a
- * polling fallback.
+ * append and the mark, the rows are appended again; their ids are deterministic, so
+ * downstream dedupe makes the resend harmless.
+ *
+ * Two ways in. The evaluator and the deadline timer of this process `publish` the events of
+ * each transaction right after it commits: appended at once, then marked (one statement,
+ * shared by the publications in flight). A sweep takes the rows a publication did not finish
+ * (a failed append, a crash): with `sweepAfterMs` set, only rows at least that old, polled
+ * every `pollMs`; without it (no publisher in this process), every pending row, woken by
+ * NOTIFY vigil_event_outbox as well.
  */
 export interface LifecycleEventRelayOptions {
   readonly db: Database;
   readonly log: EventLog;
   readonly logger?: Logger;
   readonly batchSize?: number;
-  /** Fallback poll period (default 1 s). */
+  /** Sweep period (default 1 s). */
   readonly pollMs?: number;
+  /** The sweep leaves rows younger than this to `publish` (default 0: it relays every row, and listens). */
+  readonly sweepAfterMs?: number;
+}
+
+export interface LifecycleEventRelay {
+  /** Appends the events of a committed transaction now; whatever fails is left to the sweep. */
+  publish(events: readonly VigilEvent[]): void;
+  close(): Promise<void>;
 }
 
 const markAppended = 'UPDATE event_outbox SET appended_at = now() WHERE id = ANY($1::uuid[])';
 
 /**
- * Relays one batch; returns how many events it appended. The rows are claimed (FOR UPDATE SKIP
- * LOCKED, so replicas share the work) in a transaction held across the append. An event log kept
- * in this same database (embedded mode: one process, one connection) cannot be appended to
- * inside that transaction: there the rows are read, appended, then marked.
+ * Relays one batch of pending rows at least `olderThanMs` old; returns how many events it
+ * appended. The rows are claimed (FOR UPDATE SKIP LOCKED, so replicas share the work) in a
+ * transaction held across the append. An event log kept in this same database (embedded mode:
+ * one process, one connection) cannot be appended to inside that transaction: there the rows
+ * are read, appended, then marked.
  */
-export async function relayLifecycleEvents(db: Database, log: EventLog, batchSize: number): Promise<number> {
+export async function relayLifecycleEvents(db: Database, log: EventLog, batchSize: number, olderThanMs = 0): Promise<number> {
   const pending = (lock: boolean) =>
-    `SELECT id, event FROM event_outbox WHERE appended_at IS NULL ORDER BY created_at LIMIT $1${lock ? ' FOR UPDATE SKIP LOCKED' : ''}`;
+    `SELECT id, event FROM event_outbox WHERE appended_at IS NULL AND created_at <= now() - $2 * interval '1 millisecond'
+      ORDER BY created_at LIMIT $1${lock ? ' FOR UPDATE SKIP LOCKED' : ''}`;
   if (log.sharesDatabase) {
-    const rows = await db.query<{ id: string; event: VigilEvent }>(pending(false), [batchSize]);
+    const rows = await db.query<{ id: string; event: VigilEvent }>(pending(false), [batchSize, olderThanMs]);
     if (rows.length === 0) return 0;
     await log.append(rows.map((r) => r.event));
     await db.query(markAppended, [rows.map((r) => r.id)]);
     return rows.length;
   }
   return db.transaction(async (tx) => {
-    const rows = await tx.query<{ id: string; event: VigilEvent }>(pending(true), [batchSize]);
+    const rows = await tx.query<{ id: string; event: VigilEvent }>(pending(true), [batchSize, olderThanMs]);
     if (rows.length === 0) return 0;
     await log.append(rows.map((r) => r.event));
     await tx.query(markAppended, [rows.map((r) => r.id)]);
@@ -46,15 +63,17 @@ export async function relayLifecycleEvents(db: Database, log: EventLog, batchSiz
   });
 }
 
-export async function startLifecycleEventRelay(options: LifecycleEventRelayOptions): Promise<{ close(): Promise<void> }> {
+export async function startLifecycleEventRelay(options: LifecycleEventRelayOptions): Promise<LifecycleEventRelay> {
+  const { db, log } = options;
   const logger = options.logger ?? silentLogger;
   const batchSize = options.batchSize ?? 500;
+  const sweepAfterMs = options.sweepAfterMs ?? 0;
   let closed = false;
   let running: Promise<void> | null = null;
   let again = false;
 
   const drain = async (): Promise<void> => {
-    while (!closed && (await relayLifecycleEvents(options.db, options.log, batchSize)) === batchSize) {
+    while (!closed && (await relayLifecycleEvents(db, log, batchSize, sweepAfterMs)) === batchSize) {
       // keep going while full batches come back
     }
   };
@@ -74,14 +93,30 @@ export async function startLifecycleEventRelay(options: LifecycleEventRelayOptio
         }
       });
   };
-  const unlisten = await options.db.listen('vigil_event_outbox', kick);
+  const unlisten = sweepAfterMs > 0 ? undefined : await db.listen('vigil_event_outbox', kick);
   const poll = setInterval(kick, options.pollMs ?? 1_000);
   kick();
+
+  const mark = createCoalescer<readonly string[], void>(async (batches) => {
+    await db.query(markAppended, [batches.flat()]);
+    return batches.map(() => undefined);
+  });
+  const publishing = new Set<Promise<void>>();
   return {
+    publish(events) {
+      if (closed || events.length === 0) return;
+      const publication = log
+        .append(events)
+        .then(() => mark(events.map((event) => event.id)))
+        .catch((error: unknown) => logger.warn({ err: error, events: events.length }, 'lifecycle events not published at once; the relay sweep will append them'))
+        .finally(() => publishing.delete(publication));
+      publishing.add(publication);
+    },
     async close() {
       closed = true;
       clearInterval(poll);
-      await unlisten();
+      await Promise.all(publishing);
+      await unlisten?.();
       await running;
     },
   };

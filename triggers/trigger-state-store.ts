@@ -148,6 +148,19 @@ export interface PositionsUpdate {
   readonly positions: ReadonlyArray<{ readonly partition: number; readonly nextOffset: bigint }>;
 }
 
+/**
+ * What a batch wrote to the two outboxes. Once its transaction has committed, the writer hands
+ * it to the relays of its own process, which enqueue and append it at once instead of reading
+ * it back (see OutboxHandOff); the relays' sweeps take whatever a hand-off did not finish.
+ */
+export interface OutboxWrites {
+  readonly actions: readonly ActionOutboxRow[];
+  readonly events: readonly VigilEvent[];
+}
+
+/** Receives the outbox rows of a committed transaction (never throws; failures are left to the relays' sweeps). */
+export type OutboxHandOff = (writes: OutboxWrites) => void;
+
 /** Collects the writes of one transaction; `flush` writes them all with ONE statement, whatever their number. */
 export interface WriteBatch {
   apply(ref: StateRef, effects: readonly WindowEffect[], now: number): void;
@@ -158,6 +171,8 @@ export interface WriteBatch {
   readonly late: number;
   readonly duplicates: number;
   flush(tx: Sql, metrics: TriggerMetrics, positions?: PositionsUpdate): Promise<void>;
+  /** The outbox rows this batch writes (valid once flushed). */
+  outboxWrites(): OutboxWrites;
 }
 
 /**
@@ -253,6 +268,9 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
         }
       }
     },
+    outboxWrites() {
+      return { actions: [...fired.flatMap((w) => w.actions), ...resolved.flatMap((r) => r.actions)], events };
+    },
     async flush(tx, metrics, positions) {
       const states: unknown[] = [];
       const notify: Array<{ channel: string; payload: string }> = [];
@@ -281,7 +299,7 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
           e: f.eventIds,
         };
       });
-      const actions: ActionOutboxRow[] = [...fired.flatMap((w) => w.actions), ...resolved.flatMap((r) => r.actions)];
+      const { actions } = this.outboxWrites();
       if (actions.length > 0) notify.push({ channel: 'vigil_outbox', payload: '' });
       if (events.length > 0) notify.push({ channel: 'vigil_event_outbox', payload: '' });
       const positionRows = positions ? positions.positions.map((p) => ({ g: positions.group, p: p.partition, o: p.nextOffset.toString() })) : [];
