@@ -185,10 +185,15 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     }
   }
 
-  let passInFlight: Promise<number> | undefined;
-  const pass = (olderThanMs = sweepAfterMs): Promise<number> => {
-    passInFlight ??= relayPendingBatch(db, queue, batchSize, olderThanMs).finally(() => (passInFlight = undefined));
-    return passInFlight;
+  /** One pass at a time; a caller asking for another age limit (flush: every row) waits for the one in flight. */
+  let passInFlight: { readonly olderThanMs: number; readonly relayed: Promise<number> } | undefined;
+  const pass = async (olderThanMs = sweepAfterMs): Promise<number> => {
+    while (passInFlight && passInFlight.olderThanMs !== olderThanMs) await passInFlight.relayed.catch(() => 0);
+    if (!passInFlight) {
+      const relayed = relayPendingBatch(db, queue, batchSize, olderThanMs).finally(() => (passInFlight = undefined));
+      passInFlight = { olderThanMs, relayed };
+    }
+    return passInFlight.relayed;
   };
 
   const mark = createCoalescer<readonly string[], void>(async (batches) => {
