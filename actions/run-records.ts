@@ -123,11 +123,13 @@ export function createRunRecords(db: Database): RunRecords {
     writeInRounds(
       items,
       async (round) => {
+        // `r.id = ANY(...)` lets the planner find the rows by index whatever it assumes of the
+        // unnest's size (the join alone got a sequential scan of the whole table).
         await db.query(
           `UPDATE action_runs AS r SET status = 'succeeded', finished_at = now(), next_attempt_at = NULL, duration_ms = u.duration_ms,
              response_status = u.response_status, response_body = u.response_body, error = NULL, result = u.result::jsonb, updated_at = now()
            FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[]) AS u(id, duration_ms, response_status, response_body, result)
-           WHERE r.id = u.id`,
+           WHERE r.id = u.id AND r.id = ANY($1::uuid[])`,
           [
             round.map((run) => run.id),
             round.map((run) => run.durationMs),

@@ -38,6 +38,10 @@ export function programHash(program: TriggerProgram): string {
   return hash;
 }
 
+function distinct(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
 function dueIso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
@@ -94,6 +98,8 @@ export async function lockBatch(
       d: dueIso(w.program.dueAt(initials[i]!)),
     })),
   );
+  // The `= ANY` conditions let the planner find the states by primary key (the join alone got a
+  // sequential scan of the table: it cannot know how many rows the JSON document holds).
   const rows = await tx.query<LockedRow>(
     `WITH positions AS (
        INSERT INTO consumer_positions AS c (consumer_group, partition, next_offset)
@@ -109,12 +115,13 @@ export async function lockBatch(
      ), existing AS (
        SELECT s.automation_name, s.state_key, s.trigger_hash, s.state FROM trigger_state s
        JOIN jsonb_to_recordset($3::jsonb) AS w(a text, k text) ON s.automation_name = w.a AND s.state_key = w.k
+       WHERE s.automation_name = ANY($4::text[]) AND s.state_key = ANY($5::text[])
        ORDER BY s.automation_name, s.state_key FOR UPDATE OF s
      )
      SELECT NULL::text AS automation_name, NULL::text AS state_key, NULL::text AS trigger_hash, NULL::jsonb AS state, partition, next_offset FROM positions
      UNION ALL SELECT ${stateColumns} FROM created
      UNION ALL SELECT ${stateColumns} FROM existing`,
-    [positions.group, [...positions.partitions].sort((a, b) => a - b), document],
+    [positions.group, [...positions.partitions].sort((a, b) => a - b), document, distinct(sorted.map((w) => w.program.automation.name)), distinct(sorted.map((w) => w.stateKey))],
   );
   const stored = new Map<number, bigint>();
   const byKey = new Map<string, LockedRow>();
@@ -187,6 +194,7 @@ states AS (
   UPDATE trigger_state t SET state = u.state, trigger_hash = u.hash, due_at = u.due_at, updated_at = now()
   FROM input, jsonb_to_recordset(input.j->'states') AS u(a text, k text, state jsonb, hash text, due_at timestamptz)
   WHERE t.automation_name = u.a AND t.state_key = u.k
+    AND t.automation_name = ANY($2::text[]) AND t.state_key = ANY($3::text[])
 ),
 fired AS (
   INSERT INTO firings (id, automation_name, state_key, for_each, status, triggered_at, resolved_at, window_start, window_end, deadline, event_count, event_ids)
@@ -272,7 +280,7 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
       return { actions: [...fired.flatMap((w) => w.actions), ...resolved.flatMap((r) => r.actions)], events };
     },
     async flush(tx, metrics, positions) {
-      const states: unknown[] = [];
+      const states: Array<{ a: string; k: string; state: TriggerState; hash: string; due_at: string | null }> = [];
       const notify: Array<{ channel: string; payload: string }> = [];
       let earliest: number | null = null;
       for (const r of touched.values()) {
@@ -304,6 +312,8 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
       if (events.length > 0) notify.push({ channel: 'vigil_event_outbox', payload: '' });
       const positionRows = positions ? positions.positions.map((p) => ({ g: positions.group, p: p.partition, o: p.nextOffset.toString() })) : [];
       if (states.length > 0 || firingRows.length > 0 || resolved.length > 0 || actions.length > 0 || events.length > 0 || positionRows.length > 0) {
+        const names = distinct(states.map((state) => state.a));
+        const keys = distinct(states.map((state) => state.k));
         await tx.query(flushStatement, [
           JSON.stringify({
             states,
@@ -314,6 +324,8 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
             positions: positionRows,
             notify,
           }),
+          names,
+          keys,
         ]);
       }
       metrics.firings('triggered', fired.length);
