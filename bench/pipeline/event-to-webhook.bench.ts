@@ -1,10 +1,10 @@
 /**
  * End-to-end latency from `POST /api/events` to the webhook arriving, through every stage of the
  * distributed pipeline: intake → Kafka → trigger evaluator (Postgres transaction, outbox) →
- * relay → BullMQ → action worker → HTTP receiver. 1,000 automations, events at a steady rate
- * (default 1,000/s). By default every event fires one automation (a webhook per event, the
- * heaviest reading of the target); BENCH_FIRING_EVERY=N makes only every N-th event fire and the
- * others match nothing (the latency is that of the firing ones). Vigil runs as its own
+ * relay → BullMQ → action worker → HTTP receiver. 1,000 automations, events at a steady rate.
+ * An event either fires one automation (one webhook) or matches none; the latency is that of
+ * the firing ones. Three scenarios by default (see `scenarios`), or the one that BENCH_RATE and
+ * BENCH_FIRING_EVERY=N (every N-th event fires) describe. Vigil runs as its own
  * `vigil start` process. Steady state: BENCH_WARMUP_SECONDS (default 5) at the same rate and mix
  * run first and are not measured. The load generator and the receiver are lean HTTP/1.1
  * (bench/support/lean-http.ts) so that they take little of the CPU Vigil shares with them.
@@ -27,9 +27,38 @@ const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:54329/vigil';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
 const automations = Number(process.env.BENCH_AUTOMATIONS ?? 1_000);
-const ratePerSecond = Number(process.env.BENCH_RATE ?? 1_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const firingEvery = Math.max(1, Number(process.env.BENCH_FIRING_EVERY ?? 1));
+
+interface Scenario {
+  readonly ratePerSecond: number;
+  /** Every N-th event fires a webhook; the others match no automation. */
+  readonly firingEvery: number;
+}
+
+/**
+ * BENCH_RATE and/or BENCH_FIRING_EVERY run that one scenario. By default three: the target's
+ * 1,000 events/s with every 10th event firing (100 webhooks/s) and with every event firing
+ * (1,000 webhooks/s), and every event firing at 200 events/s.
+ */
+function scenarios(): Scenario[] {
+  if (process.env.BENCH_RATE || process.env.BENCH_FIRING_EVERY) {
+    return [{ ratePerSecond: Number(process.env.BENCH_RATE ?? 1_000), firingEvery: Math.max(1, Number(process.env.BENCH_FIRING_EVERY ?? 1)) }];
+  }
+  return [
+    { ratePerSecond: 1_000, firingEvery: 10 },
+    { ratePerSecond: 1_000, firingEvery: 1 },
+    { ratePerSecond: 200, firingEvery: 1 },
+  ];
+}
+
+export async function run(): Promise<Record<string, number | string>> {
+  const figures: Record<string, number | string> = {};
+  for (const scenario of scenarios()) {
+    const label = `${scenario.ratePerSecond.toLocaleString('en-US')}/s, ${scenario.firingEvery === 1 ? 'every event fires' : `every ${scenario.firingEvery}th fires`}`;
+    for (const [key, value] of Object.entries(await runScenario(scenario))) figures[`${label} · ${key}`] = value;
+  }
+  return figures;
+}
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 128);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 
@@ -91,7 +120,7 @@ async function removeQueueKeys(url: string, prefix: string): Promise<void> {
   }
 }
 
-export async function run(): Promise<Record<string, number | string>> {
+async function runScenario({ ratePerSecond, firingEvery }: Scenario): Promise<Record<string, number | string>> {
   const tag = randomBytes(4).toString('hex');
   const arrivals = new Map<string, number>();
   const receiver = await startLeanReceiver((requestLine, body) => {
@@ -135,8 +164,9 @@ export async function run(): Promise<Record<string, number | string>> {
     KAFKA_BROKERS: brokers,
     REDIS_URL: redisUrl,
   };
-  // BENCH_SPLIT_ROLES=1: the action workers in a process of their own, as a deployment would.
-  const roleSets = process.env.BENCH_SPLIT_ROLES ? ['ingest,api,triggers', 'actions'] : ['ingest,api,triggers,actions'];
+  // BENCH_PROCESSES: the roles of each Vigil process, `|` between processes (default one process
+  // with every role; e.g. "ingest,api|triggers,actions" puts the HTTP side on a process of its own).
+  const roleSets = (process.env.BENCH_PROCESSES ?? 'ingest,api,triggers,actions').split('|').map((roles) => roles.trim());
   const processes = roleSets.map((roles) =>
     spawn(process.execPath, ['--disable-warning=ExperimentalWarning', new URL('../../cli/main.ts', import.meta.url).pathname, 'start', '--role', roles], {
       env: roles.includes('ingest') ? env : { ...env, VIGIL_PORT: String(port + 1) },
@@ -193,7 +223,6 @@ export async function run(): Promise<Record<string, number | string>> {
     const stages = await stageMedians(db, measuredSince);
     return {
       automations,
-      'events/s offered': ratePerSecond,
       events: total,
       'events that fire a webhook': firing,
       'latency p50 (ms)': Math.round(percentile(latencies, 50) * 10) / 10,
