@@ -49,6 +49,7 @@ const environmentSchema = z.object({
   VIGIL_DATABASE_POOL_SIZE: positiveInt.max(500).default(32),
   VIGIL_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1–64 letters, digits, ".", "_" or "-"').default('vigil'),
   VIGIL_KAFKA_PARTITIONS: positiveInt.max(1024).default(6),
+  VIGIL_KAFKA_LINGER_MS: z.coerce.number().int('must be a whole number').min(0).max(1_000).default(4),
   VIGIL_LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
   VIGIL_RATE_LIMIT_PER_MINUTE: positiveInt.default(6_000),
   VIGIL_APPEND_TIMEOUT_MS: positiveInt.default(10_000),

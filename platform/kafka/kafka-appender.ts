@@ -22,8 +22,12 @@ interface PendingAppend {
 
 /**
  * Appends events with one produce request in flight at a time: appends that arrive while a
- * request is in flight are coalesced into the next one (no added latency when idle, large
- * batches under load). Each append resolves when every one of its events was acknowledged by
+ * request is in flight are coalesced into the next one. Requests also go out at most once per
+ * `lingerMs`: an append made later than that after the last request is sent at once (no added
+ * latency when idle), while under load appends wait up to `lingerMs` and share a request.
+ * (Measured at 1,000 events/s, one event per HTTP request: 4 ms of linger turned ~480 produce
+ * requests/s into ~200, and every request spared is a fetch answer spared for each consumer
+ * group — decision 0206.) Each append resolves when every one of its events was acknowledged by
  * all in-sync replicas, and rejects with LogUnavailableError after `timeoutMs` at the latest;
  * events of an abandoned append that were not sent yet are never sent.
  */
@@ -33,13 +37,18 @@ export class KafkaAppender {
   readonly #partitions: number;
   readonly #timeoutMs: number;
   readonly #queue: PendingAppend[] = [];
+  readonly #lingerMs: number;
   #inFlight: Promise<void> | undefined;
+  /** Set while the next request waits for its linger to pass. */
+  #lingering: { readonly timer: NodeJS.Timeout; readonly done: Promise<void> } | undefined;
+  #lastSentAt = Number.NEGATIVE_INFINITY;
 
-  constructor(producer: Producer, topic: string, partitions: number, timeoutMs: number) {
+  constructor(producer: Producer, topic: string, partitions: number, timeoutMs: number, lingerMs = 0) {
     this.#producer = producer;
     this.#topic = topic;
     this.#partitions = partitions;
     this.#timeoutMs = timeoutMs;
+    this.#lingerMs = lingerMs;
   }
 
   async append(events: readonly VigilEvent[]): Promise<void> {
@@ -70,13 +79,26 @@ export class KafkaAppender {
     }
   }
 
-  /** Resolves when no produce request is in flight. */
+  /** Resolves when no produce request is in flight or lingering. */
   async drain(): Promise<void> {
-    while (this.#inFlight) await this.#inFlight;
+    while (this.#inFlight ?? this.#lingering) await (this.#inFlight ?? this.#lingering?.done);
   }
 
   #pump(): void {
-    if (this.#inFlight) return;
+    if (this.#inFlight || this.#lingering) return;
+    if (this.#queue.length === 0) return;
+    const wait = this.#lastSentAt + this.#lingerMs - performance.now();
+    if (wait >= 1) {
+      const { promise: done, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(() => {
+        this.#lingering = undefined;
+        resolve();
+        this.#pump();
+      }, wait);
+      this.#lingering = { timer, done };
+      return;
+    }
+    this.#lastSentAt = performance.now();
     const { messages, owners } = this.#takeBatch();
     if (messages.length === 0) return;
     for (const owner of owners) owner.sending += 1;

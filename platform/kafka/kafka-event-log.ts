@@ -55,7 +55,7 @@ class KafkaEventLog implements EventLog {
     this.#settings = settings;
     this.#admin = admin;
     this.#producer = producer;
-    this.#appender = new KafkaAppender(producer, settings.topic, partitions, settings.requestTimeoutMs);
+    this.#appender = new KafkaAppender(producer, settings.topic, partitions, settings.requestTimeoutMs, settings.lingerMs);
   }
 
   append(events: readonly VigilEvent[]): Promise<void> {

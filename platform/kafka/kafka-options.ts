@@ -30,6 +30,12 @@ export interface KafkaEventLogOptions {
    * passes, the call rejects with LogUnavailableError.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Produce requests go out at most once per this many ms (default 0: as soon as the previous
+   * one is answered). An append made longer than that after the last request is sent at once;
+   * under load, appends wait up to this long and share a request (see KafkaAppender).
+   */
+  readonly lingerMs?: number;
   /** Consumer group membership tuning (defaults suit a small cluster; see kafka-consumer.ts). */
   readonly group?: GroupTuning;
 }
@@ -54,6 +60,7 @@ export interface KafkaSettings {
   readonly clientId: string;
   readonly logger: KafkaLogger;
   readonly requestTimeoutMs: number;
+  readonly lingerMs: number;
   readonly sessionTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly rebalanceTimeoutMs: number;
@@ -72,6 +79,7 @@ export function resolveSettings(options: KafkaEventLogOptions): KafkaSettings {
     clientId: options.clientId,
     logger: options.logger ?? silentLogger,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+    lingerMs: options.lingerMs ?? 0,
     sessionTimeoutMs: options.group?.sessionTimeoutMs ?? 10_000,
     heartbeatIntervalMs: options.group?.heartbeatIntervalMs ?? 1000,
     rebalanceTimeoutMs: options.group?.rebalanceTimeoutMs ?? 30_000,

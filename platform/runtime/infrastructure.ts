@@ -60,6 +60,7 @@ async function openEventLog(config: Config, db: Database, logger: Logger): Promi
       partitions: config.VIGIL_KAFKA_PARTITIONS,
       clientId: 'vigil',
       requestTimeoutMs: config.VIGIL_APPEND_TIMEOUT_MS,
+      lingerMs: config.VIGIL_KAFKA_LINGER_MS,
       logger: logger.child({ component: 'kafka' }),
     });
   }
