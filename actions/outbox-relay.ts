@@ -2,6 +2,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { ActionQueue } from '../platform/ports/action-queue.ts';
 import { createCoalescer } from '../platform/coalescer.ts';
+import { processId } from '../platform/process-id.ts';
 import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
 
@@ -21,9 +22,12 @@ import { retryPolicyForStored } from './retry-policy.ts';
  * When the trigger evaluator runs in this same process it hands each committed batch's rows
  * over (`handOff`): they are enqueued at once and then marked relayed with their runs recorded
  * `queued` (one statement, shared by the hand-offs in flight), which spares the claim
- * transaction and the NOTIFY wake-up on the way to the worker. The relay then sweeps only rows
- * at least `sweepAfterMs` old (a hand-off that failed or was cut short by a crash) and does not
- * listen. A row enqueued by both the hand-off and a sweep is still one job (same id).
+ * transaction and the NOTIFY wake-up on the way to the worker. The relay's polling sweep then
+ * takes only rows at least `sweepAfterMs` old (a hand-off that failed or was cut short by a
+ * crash), and a NOTIFY from this process (its payload is the writer's `processId`) is ignored;
+ * one from another process (an evaluator without a relay of its own) gets a full pass at once.
+ * A row enqueued twice (a hand-off and a sweep) is still one execution: the same job id while
+ * the queue keeps the job, and after that the worker finds its run already succeeded.
  *
  * Retention: relayed rows older than `retentionMs` (7 days) are deleted periodically, except
  * those whose run is failed: a dead letter can be retried from its outbox row even after the
@@ -44,7 +48,7 @@ export interface OutboxRelayOptions {
   readonly retentionMs?: number;
   /** How often old relayed rows are deleted (default 1 h; the first pass runs a minute after start, or sooner when the interval is shorter). */
   readonly retentionIntervalMs?: number;
-  /** Rows are handed over in this process (`handOff`): the sweep leaves rows younger than this to it (default 0: it relays every row, and listens). */
+  /** Rows are handed over in this process (`handOff`): the polling sweep leaves rows younger than this to it (default 0: it relays every row). */
   readonly sweepAfterMs?: number;
 }
 
@@ -62,8 +66,11 @@ export const outboxChannel = 'vigil_outbox';
 
 /** Records the runs of the outbox rows in `source` (a CTE name) as `queued`. */
 const recordQueuedRuns = (source: string): string =>
+  // In id order, as the workers' run records are written: a worker may be inserting the same
+  // rows at the same moment, and two inserts that wait on each other's rows would deadlock.
   `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
    SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM ${source}
+   ORDER BY id
    ON CONFLICT (id) DO NOTHING`;
 
 function jobsOf(rows: readonly OutboxRow[]) {
@@ -171,18 +178,20 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         resolve();
       };
     });
-  const wake = () => {
+  /** Rows another process committed are waiting: the next pass takes every pending row, however young. */
+  let fullPass = false;
+  const wake = (payload: string) => {
+    if (sweepAfterMs > 0 && payload === processId) return; // handed over already
     notified = true;
+    fullPass = true;
     if (!backingOff) endSleep?.();
   };
 
   let unlisten: (() => Promise<void>) | undefined;
-  if (sweepAfterMs === 0) {
-    try {
-      unlisten = await db.listen(outboxChannel, wake);
-    } catch (error) {
-      logger.warn({ err: error }, 'outbox relay: LISTEN failed; relying on polling');
-    }
+  try {
+    unlisten = await db.listen(outboxChannel, wake);
+  } catch (error) {
+    logger.warn({ err: error }, 'outbox relay: LISTEN failed; relying on polling');
   }
 
   /** One pass at a time; a caller asking for another age limit (flush: every row) waits for the one in flight. */
@@ -215,12 +224,15 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   const loop = (async () => {
     while (!closed) {
       notified = false;
+      const olderThanMs = fullPass ? 0 : sweepAfterMs;
+      fullPass = false;
       try {
-        const relayed = await pass();
+        const relayed = await pass(olderThanMs);
         if (failures > 0) logger.info({ failures }, 'outbox relay: recovered');
         failures = 0;
         if (relayed === batchSize) continue;
       } catch (error) {
+        if (olderThanMs === 0) fullPass = true; // still owed once the failure passes
         failures += 1;
         const delay = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures, 10));
         if (failures === 1 || failures % 10 === 0) {

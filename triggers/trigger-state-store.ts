@@ -1,4 +1,5 @@
 import type { Sql } from '../platform/ports/database.ts';
+import { processId } from '../platform/process-id.ts';
 import { firingWrite, lateEvent, resolutionWrite, triggerHash, type ActionOutboxRow, type FiringWrite, type ResolutionWrite } from './firing-records.ts';
 import type { TriggerMetrics } from './metrics.ts';
 import type { TriggerProgram, TriggerState } from './trigger-program.ts';
@@ -308,7 +309,8 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
         };
       });
       const { actions } = this.outboxWrites();
-      if (actions.length > 0) notify.push({ channel: 'vigil_outbox', payload: '' });
+      // The payload says which process wrote the rows: its own relay has them handed over already.
+      if (actions.length > 0) notify.push({ channel: 'vigil_outbox', payload: processId });
       if (events.length > 0) notify.push({ channel: 'vigil_event_outbox', payload: '' });
       const positionRows = positions ? positions.positions.map((p) => ({ g: positions.group, p: p.partition, o: p.nextOffset.toString() })) : [];
       if (states.length > 0 || firingRows.length > 0 || resolved.length > 0 || actions.length > 0 || events.length > 0 || positionRows.length > 0) {

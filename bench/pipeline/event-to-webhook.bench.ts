@@ -195,7 +195,9 @@ async function runScenario({ ratePerSecond, firingEvery }: Scenario): Promise<Re
     for (let sent = 0; sent < count; sent++) {
       const wait = started + (sent * 1000) / ratePerSecond - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      inFlight.push(send(nextIndex++, sent % firingEvery === 0, measure));
+      const sending = send(nextIndex++, sent % firingEvery === 0, measure);
+      sending.catch(() => undefined); // reported by Promise.all below, not as an unhandled rejection meanwhile
+      inFlight.push(sending);
     }
     await Promise.all(inFlight);
   };

@@ -18,7 +18,8 @@ const headEnd = Buffer.from('\r\n\r\n');
 
 interface ParsedHead {
   readonly firstLine: string;
-  readonly contentLength: number;
+  /** undefined when the head has no content-length. */
+  readonly contentLength: number | undefined;
   /** Bytes of the head, terminator included. */
   readonly headBytes: number;
 }
@@ -28,7 +29,7 @@ function parseHead(buffer: Buffer): ParsedHead | undefined {
   const end = buffer.indexOf(headEnd);
   if (end < 0) return undefined;
   const lines = buffer.toString('latin1', 0, end).split('\r\n');
-  let contentLength = 0;
+  let contentLength: number | undefined;
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).trim().toLowerCase();
@@ -36,18 +37,25 @@ function parseHead(buffer: Buffer): ParsedHead | undefined {
     if (name === 'content-length') contentLength = Number(value);
     if (name === 'transfer-encoding' && value.toLowerCase() !== 'identity') throw new Error(`unsupported transfer-encoding: ${value}`);
   }
-  if (!Number.isSafeInteger(contentLength) || contentLength < 0) throw new Error(`bad content-length in: ${lines[0]}`);
+  if (contentLength !== undefined && (!Number.isSafeInteger(contentLength) || contentLength < 0)) throw new Error(`bad content-length in: ${lines[0]}`);
   return { firstLine: lines[0] ?? '', contentLength, headBytes: end + headEnd.length };
 }
 
-/** Takes every complete message off the front of `buffer`; returns the bytes left over. */
-function takeMessages(buffer: Buffer, onMessage: (firstLine: string, body: Buffer) => void): Buffer {
+/**
+ * Takes every complete message off the front of `buffer`; returns the bytes left over. A request
+ * without content-length has no body; a response must have one (a body read until the
+ * connection closes is not supported).
+ */
+function takeMessages(buffer: Buffer, kind: 'request' | 'response', onMessage: (firstLine: string, body: Buffer) => void): Buffer {
   let rest = buffer;
   for (;;) {
     const head = parseHead(rest);
-    if (!head || rest.length < head.headBytes + head.contentLength) return rest;
-    onMessage(head.firstLine, rest.subarray(head.headBytes, head.headBytes + head.contentLength));
-    rest = rest.subarray(head.headBytes + head.contentLength);
+    if (!head) return rest;
+    if (head.contentLength === undefined && kind === 'response') throw new Error(`response without content-length: ${head.firstLine}`);
+    const length = head.contentLength ?? 0;
+    if (rest.length < head.headBytes + length) return rest;
+    onMessage(head.firstLine, rest.subarray(head.headBytes, head.headBytes + length));
+    rest = rest.subarray(head.headBytes + length);
   }
 }
 
@@ -63,9 +71,11 @@ class Connection {
   #current: Pending | undefined;
   #broken: Error | undefined;
   readonly #onIdle: (connection: Connection) => void;
+  readonly #onBroken: (connection: Connection) => void;
 
-  constructor(host: string, port: number, onIdle: (connection: Connection) => void) {
+  constructor(host: string, port: number, onIdle: (connection: Connection) => void, onBroken: (connection: Connection) => void) {
     this.#onIdle = onIdle;
+    this.#onBroken = onBroken;
     this.#socket = connect({ host, port, noDelay: true });
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('error', (error) => this.#fail(error));
@@ -93,10 +103,10 @@ class Connection {
   #onData(chunk: Buffer): void {
     this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
     try {
-      this.#buffer = takeMessages(this.#buffer, (statusLine, body) => {
+      this.#buffer = takeMessages(this.#buffer, 'response', (statusLine, body) => {
         const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
         const current = this.#current;
-        if (!current || !Number.isInteger(status)) throw new Error(`unexpected response: ${statusLine}`);
+        if (!current || !Number.isInteger(status) || status < 200) throw new Error(`unexpected response: ${statusLine}`);
         this.#current = undefined;
         current.resolve({ status, body: Buffer.from(body) });
         this.#onIdle(this);
@@ -108,10 +118,12 @@ class Connection {
   }
 
   #fail(error: Error): void {
+    const first = !this.#broken;
     this.#broken ??= error;
     const current = this.#current;
     this.#current = undefined;
     current?.reject(error);
+    if (first) this.#onBroken(this);
   }
 }
 
@@ -147,11 +159,25 @@ export class LeanHttpClient {
     let connection = this.#idle.pop();
     while (connection && !connection.usable) connection = this.#idle.pop();
     if (!connection && this.#all.size < this.#connections) {
-      connection = new Connection(this.#host, this.#port, (free) => this.#release(free));
+      connection = new Connection(
+        this.#host,
+        this.#port,
+        (free) => this.#release(free),
+        (broken) => this.#forget(broken),
+      );
       this.#all.add(connection);
     }
     if (connection) connection.send(pending);
     else this.#waiting.push(pending);
+  }
+
+  /** A broken connection leaves the pool; a request waiting for one gets a new connection. */
+  #forget(connection: Connection): void {
+    this.#all.delete(connection);
+    const index = this.#idle.indexOf(connection);
+    if (index >= 0) this.#idle.splice(index, 1);
+    const next = this.#waiting.shift();
+    if (next) this.#dispatch(next);
   }
 
   #release(connection: Connection): void {
@@ -177,7 +203,7 @@ export async function startLeanReceiver(onRequest: (requestLine: string, body: B
       buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
       try {
         let answered = 0;
-        buffer = takeMessages(buffer, (requestLine, body) => {
+        buffer = takeMessages(buffer, 'request', (requestLine, body) => {
           onRequest(requestLine, body);
           answered += 1;
         });

@@ -98,9 +98,9 @@ export class KafkaAppender {
       this.#lingering = { timer, done };
       return;
     }
-    this.#lastSentAt = performance.now();
     const { messages, owners } = this.#takeBatch();
     if (messages.length === 0) return;
+    this.#lastSentAt = performance.now();
     for (const owner of owners) owner.sending += 1;
     this.#inFlight = this.#producer
       .send({ messages, acks: ProduceAcks.ALL })

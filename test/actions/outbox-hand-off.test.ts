@@ -8,6 +8,7 @@ import { outboxRowOf, type WrittenOutboxRow } from '../../actions/outbox-job.ts'
 import { relayPendingBatch, startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../../actions/outbox-relay.ts';
 import { openBullmqActionQueue } from '../../platform/bullmq/bullmq-action-queue.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
+import { processId } from '../../platform/process-id.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { fastRetry, firingContext, redisUrl, silentLogger, startActionsHarness, type ActionsHarness } from './harness.ts';
@@ -74,8 +75,11 @@ describe('outbox relay hand-off', () => {
     };
   }
 
-  /** Commits the rows to `action_outbox` as the evaluator does (with its NOTIFY), created `ageMs` ago. */
-  async function commit(rows: readonly WrittenOutboxRow[], ageMs = 0): Promise<void> {
+  /**
+   * Commits the rows to `action_outbox` as the evaluator does, created `ageMs` ago, with its
+   * NOTIFY: from this process by default (the evaluator beside the relay), or from another.
+   */
+  async function commit(rows: readonly WrittenOutboxRow[], ageMs = 0, notifier = processId): Promise<void> {
     await harness.database.db.transaction(async (tx) => {
       for (const row of rows) {
         await tx.query(
@@ -84,7 +88,7 @@ describe('outbox relay hand-off', () => {
           [row.id, row.firingId, row.automationName, row.phase, row.actionIndex, JSON.stringify(row.action), JSON.stringify(row.context), ageMs],
         );
       }
-      await tx.query(`SELECT pg_notify('vigil_outbox', '')`);
+      await tx.query(`SELECT pg_notify('vigil_outbox', $1)`, [notifier]);
     });
   }
 
@@ -162,6 +166,22 @@ describe('outbox relay hand-off', () => {
     await harness.waitForRun(fresh.id, 'succeeded', handOffWaitMs);
     await assertRanOnce(fresh.id);
     await assertRanOnce(canary.id);
+  });
+
+  test('rows another process committed (its NOTIFY) are relayed at once, however young', async () => {
+    const relay = await startRelay();
+    const own = written('n/own');
+    await commit([own]);
+    const foreign = written('n/foreign');
+    await commit([foreign], 0, 'another-process');
+    await harness.waitForRun(foreign.id, 'succeeded', handOffWaitMs);
+    await waitForRelayed(foreign.id);
+    await assertRanOnce(foreign.id);
+    // The full pass woken by the other process's NOTIFY takes every pending row, this process's
+    // too (its hand-off would have been a second enqueue of the same job).
+    await harness.waitForRun(own.id, 'succeeded', handOffWaitMs);
+    await assertRanOnce(own.id);
+    await closeRelay(relay);
   });
 
   test('a hand-off whose enqueue fails leaves the row pending, and the sweep relays it later', async () => {
