@@ -1,4 +1,5 @@
 import type { FiringContext } from '../schemas/firing.ts';
+import type { ActionOutboxRow } from '../triggers/firing-records.ts';
 
 /** A row of `action_outbox` (migration 0002), as the relay reads it. */
 export interface OutboxRow {
@@ -12,16 +13,8 @@ export interface OutboxRow {
   context: FiringContext;
 }
 
-/** An outbox row as its writer holds it (triggers/firing-records.ts ActionOutboxRow). */
-export interface WrittenOutboxRow {
-  readonly id: string;
-  readonly firingId: string;
-  readonly automationName: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly actionIndex: number;
-  readonly action: unknown;
-  readonly context: FiringContext;
-}
+/** An outbox row as its writer (the trigger evaluator or the deadline timer) holds it. */
+export type WrittenOutboxRow = ActionOutboxRow;
 
 /** The row as the relay reads it back, for a hand-off that skips the read. */
 export function outboxRowOf(row: WrittenOutboxRow): OutboxRow {
