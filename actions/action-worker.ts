@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { createBackgroundWork } from '../platform/background-work.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { PermanentActionError, type ActionJob, type ActionQueue, type FailureDecision } from '../platform/ports/action-queue.ts';
@@ -181,7 +182,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   const runs = createRunRecords(db);
 
   /** Lifecycle events on their way to the log; close() waits for them. */
-  const emitting = new Set<Promise<void>>();
+  const emitting = createBackgroundWork();
 
   /**
    * Sends lifecycle events without holding the job's slot: the event log's round trip (Kafka
@@ -189,12 +190,10 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
    * concurrency / round trip. Appends keep their call order, so `started` precedes the outcome.
    */
   function emitInBackground(events: Parameters<EmitEvents>[0]): void {
-    const sending = emit(events).catch((error: unknown) => {
+    emitting.start(emit(events), (error) => {
       // The run record is the source of truth; a lifecycle event that cannot be logged must not re-run the action.
       logger.warn({ err: error, events: events.map((event) => event.event) }, 'action lifecycle event could not be emitted');
     });
-    emitting.add(sending);
-    void sending.finally(() => emitting.delete(sending));
   }
 
   async function handle(job: ActionJob, signal: AbortSignal): Promise<void> {
@@ -322,7 +321,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
   return {
     async close() {
       await worker.close();
-      await Promise.all(emitting);
+      await emitting.settled();
       await guard.close();
     },
   };

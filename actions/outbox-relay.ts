@@ -1,7 +1,8 @@
 import type { Logger } from '../platform/logger.ts';
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { ActionQueue } from '../platform/ports/action-queue.ts';
-import { createCoalescer } from '../platform/coalescer.ts';
+import { createBackgroundWork } from '../platform/background-work.ts';
+import { coalesceIdLists } from '../platform/coalescer.ts';
 import { processId } from '../platform/process-id.ts';
 import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
@@ -205,19 +206,14 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     return passInFlight.relayed;
   };
 
-  const mark = createCoalescer<readonly string[], void>(async (batches) => {
-    await db.query(markRelayed, [batches.flat()]);
-    return batches.map(() => undefined);
-  });
-  const handingOff = new Set<Promise<void>>();
+  const mark = coalesceIdLists((ids) => db.query(markRelayed, [ids]));
+  const handingOff = createBackgroundWork();
   const handOff = (rows: readonly OutboxRow[]): void => {
     if (closed || rows.length === 0) return;
-    const handing = queue
-      .enqueue(jobsOf(rows))
-      .then(() => mark(rows.map((row) => row.id)))
-      .catch((error: unknown) => logger.warn({ err: error, rows: rows.length }, 'outbox relay: hand-off failed; the sweep will relay these rows'))
-      .finally(() => handingOff.delete(handing));
-    handingOff.add(handing);
+    handingOff.start(
+      queue.enqueue(jobsOf(rows)).then(() => mark(rows.map((row) => row.id))),
+      (error) => logger.warn({ err: error, rows: rows.length }, 'outbox relay: hand-off failed; the sweep will relay these rows'),
+    );
   };
 
   let failures = 0;
@@ -272,7 +268,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     handOff,
     prune,
     async flush() {
-      await Promise.all(handingOff);
+      await handingOff.settled();
       let total = 0;
       for (;;) {
         const relayed = await pass(0);
@@ -284,7 +280,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       closed = true;
       clearTimeout(pruneTimer);
       endSleep?.();
-      await Promise.all(handingOff);
+      await handingOff.settled();
       await loop;
       await pruneInFlight?.catch(() => undefined);
       await unlisten?.();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createCoalescer } from './coalescer.ts';
+import { coalesceIdLists, createCoalescer } from './coalescer.ts';
 
 /**
  * A flush whose batches are recorded and held until the test releases them, one by one: the
@@ -201,5 +201,27 @@ describe('createCoalescer', () => {
     // Too many results is refused the same way.
     const tooMany = createCoalescer<number, number>(() => Promise.resolve([1, 2]));
     await assert.rejects(tooMany(1), /coalesced flush returned 2 results for 1 items/);
+  });
+});
+
+describe('coalesceIdLists', () => {
+  test('the lists given while a write is in flight go out together, as one flat list', async () => {
+    const writes: string[][] = [];
+    const gates: Array<PromiseWithResolvers<void>> = [];
+    const mark = coalesceIdLists(async (ids) => {
+      writes.push(ids);
+      const gate = Promise.withResolvers<void>();
+      gates.push(gate);
+      await gate.promise;
+    });
+    const first = mark(['a']);
+    const second = mark(['b', 'c']);
+    const third = mark(['d']);
+    assert.deepEqual(writes, [['a']]);
+    gates.shift()!.resolve();
+    await first;
+    assert.deepEqual(writes, [['a'], ['b', 'c', 'd']]);
+    gates.shift()!.resolve();
+    await Promise.all([second, third]);
   });
 });

@@ -45,3 +45,11 @@ export function createCoalescer<In, Out>(flush: (items: readonly In[]) => Promis
       if (!flushing) void drain();
     });
 }
+
+/** Coalesces calls that each write a list of ids (marking rows done, say) into one write of all of them. */
+export function coalesceIdLists(write: (ids: string[]) => Promise<unknown>): Coalesced<readonly string[], void> {
+  return createCoalescer<readonly string[], void>(async (lists) => {
+    await write(lists.flat());
+    return lists.map(() => undefined);
+  });
+}

@@ -1,4 +1,5 @@
-import { createCoalescer } from '../platform/coalescer.ts';
+import { createBackgroundWork } from '../platform/background-work.ts';
+import { coalesceIdLists } from '../platform/coalescer.ts';
 import type { Database } from '../platform/ports/database.ts';
 import type { EventLog } from '../platform/ports/event-log.ts';
 import type { VigilEvent } from '../schemas/event.ts';
@@ -97,25 +98,20 @@ export async function startLifecycleEventRelay(options: LifecycleEventRelayOptio
   const poll = setInterval(kick, options.pollMs ?? 1_000);
   kick();
 
-  const mark = createCoalescer<readonly string[], void>(async (batches) => {
-    await db.query(markAppended, [batches.flat()]);
-    return batches.map(() => undefined);
-  });
-  const publishing = new Set<Promise<void>>();
+  const mark = coalesceIdLists((ids) => db.query(markAppended, [ids]));
+  const publishing = createBackgroundWork();
   return {
     publish(events) {
       if (closed || events.length === 0) return;
-      const publication = log
-        .append(events)
-        .then(() => mark(events.map((event) => event.id)))
-        .catch((error: unknown) => logger.warn({ err: error, events: events.length }, 'lifecycle events not published at once; the relay sweep will append them'))
-        .finally(() => publishing.delete(publication));
-      publishing.add(publication);
+      publishing.start(
+        log.append(events).then(() => mark(events.map((event) => event.id))),
+        (error) => logger.warn({ err: error, events: events.length }, 'lifecycle events not published at once; the relay sweep will append them'),
+      );
     },
     async close() {
       closed = true;
       clearInterval(poll);
-      await Promise.all(publishing);
+      await publishing.settled();
       await unlisten?.();
       await running;
     },

@@ -39,8 +39,8 @@ export class KafkaAppender {
   readonly #queue: PendingAppend[] = [];
   readonly #lingerMs: number;
   #inFlight: Promise<void> | undefined;
-  /** Set while the next request waits for its linger to pass. */
-  #lingering: { readonly timer: NodeJS.Timeout; readonly done: Promise<void> } | undefined;
+  /** Set while the next request waits for its linger to pass; resolves when it has. */
+  #lingering: Promise<void> | undefined;
   #lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(producer: Producer, topic: string, partitions: number, timeoutMs: number, lingerMs = 0) {
@@ -81,7 +81,7 @@ export class KafkaAppender {
 
   /** Resolves when no produce request is in flight or lingering. */
   async drain(): Promise<void> {
-    while (this.#inFlight ?? this.#lingering) await (this.#inFlight ?? this.#lingering?.done);
+    while (this.#inFlight ?? this.#lingering) await (this.#inFlight ?? this.#lingering);
   }
 
   #pump(): void {
@@ -89,13 +89,13 @@ export class KafkaAppender {
     if (this.#queue.length === 0) return;
     const wait = this.#lastSentAt + this.#lingerMs - performance.now();
     if (wait >= 1) {
-      const { promise: done, resolve } = Promise.withResolvers<void>();
-      const timer = setTimeout(() => {
-        this.#lingering = undefined;
-        resolve();
-        this.#pump();
-      }, wait);
-      this.#lingering = { timer, done };
+      this.#lingering = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          this.#lingering = undefined;
+          resolve();
+          this.#pump();
+        }, wait),
+      );
       return;
     }
     const { messages, owners } = this.#takeBatch();
