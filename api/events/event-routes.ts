@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { eventGlobProblem } from '../../triggers/matching/event-name-glob.ts';
-import { HttpError } from '../http-error.ts';
+import { HttpError } from '../../platform/http/http-error.ts';
 import { decodeCursor, type EventFilter, type EventHistory, type StoredEvent } from './event-history.ts';
 import type { EventStreamHub } from './event-stream-hub.ts';
 
