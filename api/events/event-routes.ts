@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { eventGlobProblem } from '../../triggers/matching/event-name-glob.ts';
+import { eventGlobProblem } from '../../schemas/glob-syntax.ts';
 import { HttpError } from '../../platform/http/http-error.ts';
 import { decodeCursor, type EventFilter, type EventHistory, type StoredEvent } from './event-history.ts';
 import type { EventStreamHub } from './event-stream-hub.ts';
