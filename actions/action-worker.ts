@@ -6,7 +6,7 @@ import { PermanentActionError, type ActionJob, type ActionQueue, type FailureDec
 import { action as actionSchema, parseDuration, type Action, type ActionKind } from '../schemas/action.ts';
 import { secretFields, type ConnectionKind, type ConnectionOf } from '../schemas/connection.ts';
 import { createConnectionsRepository, redacted, type ConnectionsRepository } from './connections.ts';
-import { actionLifecycleEvent } from './events.ts';
+import { actionLifecycleEvent } from './action-lifecycle-events.ts';
 import type { EmitEvents, ExecutionContext, Executor } from './executor.ts';
 import { createHttpClient } from './http.ts';
 import { executors } from './kinds/index.ts';
@@ -16,7 +16,7 @@ import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
 import { isUuid } from './action-runs.ts';
 import { createRunRecords, storableText } from './run-records.ts';
-import { createEgressGuard, type EgressOptions } from './ssrf-guard.ts';
+import { createEgressGuard, type EgressOptions } from './egress-guard.ts';
 import { templateScope } from './templates.ts';
 
 /*
