@@ -6,7 +6,7 @@ import { registerAutomationRoutes } from '../../api/automations-routes.ts';
 import { createApiKeys } from '../../api/api-keys.ts';
 import { registerConnectionRoutes } from '../../api/connections-routes.ts';
 import { buildServer } from '../../api/server.ts';
-import { createEventHistory } from '../../api/events/event-history.ts';
+import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
 import { createEventStreamHub } from '../../api/events/event-stream-hub.ts';
 import { createEventIntake } from '../../ingest/event-intake.ts';

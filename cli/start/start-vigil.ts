@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { startEventPersister } from '../../api/events/event-persister.ts';
+import { startEventPersister } from '../../history/event-persister.ts';
 import type { Config } from '../../platform/config.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApiKeys } from '../../api/api-keys.ts';
 import { runDryRunRequest } from '../../api/automations/dry-run-request.ts';
-import { createEventHistory } from '../../api/events/event-history.ts';
+import { createEventHistory } from '../../history/event-history.ts';
 import { HttpError } from '../../platform/http/http-error.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
