@@ -1,4 +1,3 @@
-import { outboxRowOf } from '../../actions/outbox-job.ts';
 import type { OutboxRelay } from '../../actions/outbox-relay.ts';
 import { startDeadlineTimer, startLifecycleEventRelay, startTriggerEvaluator } from '../../triggers/index.ts';
 import type { OutboxHandOff } from '../../triggers/trigger-state-store.ts';
@@ -15,7 +14,7 @@ export async function startTriggersRole({ config, infrastructure, logger, metric
   const relay = await startLifecycleEventRelay({ db, log, logger: triggersLogger, sweepAfterMs: handOffSweepAfterMs });
   const onCommitted: OutboxHandOff = ({ actions, events }) => {
     relay.publish(events);
-    actionRelay?.handOff(actions.map(outboxRowOf));
+    actionRelay?.handOff(actions);
   };
   const allowedLatenessMs = config.VIGIL_ALLOWED_LATENESS_MS;
   const evaluator = await startTriggerEvaluator({ db, log, logger: triggersLogger, metrics: metrics.registry, allowedLatenessMs, onCommitted });
