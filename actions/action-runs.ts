@@ -1,7 +1,8 @@
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { ActionQueue } from '../platform/ports/action-queue.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
-import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
+import type { ActionOutboxRow } from '../schemas/firing.ts';
+import { outboxJobFromRow } from './outbox-job.ts';
 
 /*
  * The action runs repository: one row per (firing, action), the record of what the workers did.
@@ -210,7 +211,7 @@ export function createActionRunsRepository(db: Database | Sql, queue: ActionQueu
           return 'busy';
         }
         // The dead letter expired from the queue: enqueue it again from its outbox row (kept while the run is failed).
-        const [row] = await db.query<OutboxRow>(
+        const [row] = await db.query<ActionOutboxRow>(
           'SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox WHERE id = $1',
           [id],
         );

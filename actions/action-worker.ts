@@ -4,9 +4,9 @@ import type { Logger } from '../platform/logger.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { PermanentActionError, type ActionJob, type ActionQueue, type FailureDecision } from '../platform/ports/action-queue.ts';
 import { action as actionSchema, parseDuration, type Action, type ActionKind } from '../schemas/action.ts';
-import { secretFields, type ConnectionKind, type ConnectionOf } from '../schemas/connection.ts';
-import { createConnectionsRepository, redacted, type ConnectionsRepository } from './connections.ts';
-import { actionLifecycleEvent } from './events.ts';
+import { createConnectionsRepository } from './connections.ts';
+import { scrub, trackingConnections } from './secret-scrubbing.ts';
+import { actionLifecycleEvent } from './action-lifecycle-events.ts';
 import type { EmitEvents, ExecutionContext, Executor } from './executor.ts';
 import { createHttpClient } from './http.ts';
 import { executors } from './kinds/index.ts';
@@ -16,7 +16,7 @@ import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
 import { isUuid } from './action-runs.ts';
 import { createRunRecords, storableText } from './run-records.ts';
-import { createEgressGuard, type EgressOptions } from './ssrf-guard.ts';
+import { createEgressGuard, type EgressOptions } from './egress-guard.ts';
 import { templateScope } from './templates.ts';
 
 /*
@@ -60,60 +60,9 @@ interface AttemptTiming {
   readonly secrets: Set<string>;
 }
 
-/** Secrets shorter than this are not scrubbed (they would mangle ordinary text). */
-const minScrubbedSecretLength = 4;
-
-/**
- * Replaces every secret value in a text with "[redacted]": a receiver that echoes its request
- * (headers, a Slack webhook URL in an error page) must not put a credential into the run record,
- * the API or a lifecycle event. A secret cut off where a text was shortened (its beginning at the
- * end of the text or before "…") is redacted too.
- */
-function scrub(text: string | null, secrets: ReadonlySet<string>): string | null {
-  if (text === null || secrets.size === 0) return text;
-  let scrubbed = text;
-  for (const secret of secrets) scrubbed = scrubbed.replaceAll(secret, redacted);
-  const shortened = scrubbed.includes('…');
-  for (const secret of secrets) {
-    for (let length = secret.length - 1; length >= minScrubbedSecretLength; length -= 1) {
-      const head = secret.slice(0, length);
-      if (scrubbed.endsWith(head)) scrubbed = `${scrubbed.slice(0, -length)}${redacted}`;
-      if (shortened && scrubbed.includes(`${head}…`)) scrubbed = scrubbed.replaceAll(`${head}…`, `${redacted}…`);
-    }
-  }
-  return scrubbed;
-}
-
 /** A text as recorded on the run: secrets scrubbed, then shortened to `max` characters. */
 function recorded(text: string | undefined, secrets: ReadonlySet<string>, max: number): string | null {
   return text === undefined ? null : storableText(truncate(scrub(text, secrets)!, max));
-}
-
-function collectSecrets(connection: { readonly kind: ConnectionKind }, into: Set<string>): void {
-  const fields = connection as unknown as Record<string, unknown>;
-  for (const field of secretFields[connection.kind]) {
-    const value = fields[field];
-    const values = typeof value === 'string' ? [value] : value !== null && typeof value === 'object' ? Object.values(value) : [];
-    for (const secret of values) {
-      if (typeof secret !== 'string' || secret.length < minScrubbedSecretLength) continue;
-      into.add(secret);
-      // As it appears inside JSON (an echoed JSON body, the stored result).
-      const escaped = JSON.stringify(secret).slice(1, -1);
-      if (escaped !== secret) into.add(escaped);
-    }
-  }
-}
-
-/** The connections repository for one attempt: remembers the secrets it hands out. */
-function trackingConnections(base: ConnectionsRepository, secrets: Set<string>): ConnectionsRepository {
-  return {
-    ...base,
-    async resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>> {
-      const connection = await base.resolve(name, ...kinds);
-      collectSecrets(connection, secrets);
-      return connection;
-    },
-  };
 }
 
 function kindOf(outbox: OutboxJob | undefined): string {

@@ -1,33 +1,4 @@
-import type { FiringContext } from '../schemas/firing.ts';
-import type { ActionOutboxRow } from '../triggers/firing-records.ts';
-
-/** A row of `action_outbox` (migration 0002), as the relay reads it. */
-export interface OutboxRow {
-  id: string;
-  firing_id: string;
-  automation_name: string;
-  phase: 'triggered' | 'resolved';
-  action_index: number;
-  /** The action as saved (schemas/action.ts), JSON. */
-  action: unknown;
-  context: FiringContext;
-}
-
-/** An outbox row as its writer (the trigger evaluator or the deadline timer) holds it. */
-export type WrittenOutboxRow = ActionOutboxRow;
-
-/** The row as the relay reads it back, for a hand-off that skips the read. */
-export function outboxRowOf(row: WrittenOutboxRow): OutboxRow {
-  return {
-    id: row.id,
-    firing_id: row.firingId,
-    automation_name: row.automationName,
-    phase: row.phase,
-    action_index: row.actionIndex,
-    action: row.action,
-    context: row.context,
-  };
-}
+import type { ActionOutboxRow, FiringContext } from '../schemas/firing.ts';
 
 /** The queue job's payload: everything a worker needs, so that it never reads the outbox. */
 export interface OutboxJob {
@@ -40,7 +11,8 @@ export interface OutboxJob {
   readonly context: FiringContext;
 }
 
-export function outboxJobFromRow(row: OutboxRow): OutboxJob {
+/** The job of an outbox row: the row's columns, its id as `outbox_id`. */
+export function outboxJobFromRow(row: ActionOutboxRow): OutboxJob {
   return {
     outbox_id: row.id,
     firing_id: row.firing_id,

@@ -4,7 +4,8 @@ import type { ActionQueue } from '../platform/ports/action-queue.ts';
 import { createBackgroundWork } from '../platform/background-work.ts';
 import { coalesceIdLists } from '../platform/coalescer.ts';
 import { processId } from '../platform/process-id.ts';
-import { outboxJobFromRow, type OutboxRow } from './outbox-job.ts';
+import type { ActionOutboxRow } from '../schemas/firing.ts';
+import { outboxJobFromRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
 
 /*
@@ -55,7 +56,7 @@ export interface OutboxRelayOptions {
 
 export interface OutboxRelay {
   /** Enqueues the rows of a committed transaction now; whatever fails is left to the sweep. */
-  handOff(rows: readonly OutboxRow[]): void;
+  handOff(rows: readonly ActionOutboxRow[]): void;
   /** Relays everything pending now; resolves with the number of rows relayed. For tests and tools. */
   flush(): Promise<number>;
   /** Deletes relayed rows past retention now; resolves with the number deleted. For tests and tools. */
@@ -74,7 +75,7 @@ const recordQueuedRuns = (source: string): string =>
    ORDER BY id
    ON CONFLICT (id) DO NOTHING`;
 
-function jobsOf(rows: readonly OutboxRow[]) {
+function jobsOf(rows: readonly ActionOutboxRow[]) {
   return rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) }));
 }
 
@@ -93,7 +94,7 @@ export async function relayPendingBatch(db: Database, queue: ActionQueue, batchS
   return db.transaction(async (tx) => {
     // Claim, mark relayed and record the runs in one round trip; the enqueue below decides
     // whether all of it commits.
-    const rows = await tx.query<OutboxRow>(
+    const rows = await tx.query<ActionOutboxRow>(
       `WITH claimed AS (
          SELECT id FROM action_outbox
           WHERE ${pendingRows}
@@ -121,7 +122,7 @@ export async function relayPendingBatch(db: Database, queue: ActionQueue, batchS
  * succeeded is not executed again either (the worker checks its record).
  */
 async function relayToQueueInDatabase(db: Database, queue: ActionQueue, batchSize: number, olderThanMs: number): Promise<number> {
-  const rows = await db.query<OutboxRow>(
+  const rows = await db.query<ActionOutboxRow>(
     `SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox
       WHERE ${pendingRows} ORDER BY created_at, id LIMIT $1`,
     [batchSize, olderThanMs],
@@ -208,7 +209,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   const mark = coalesceIdLists((ids) => db.query(markRelayed, [ids]));
   const handingOff = createBackgroundWork();
-  const handOff = (rows: readonly OutboxRow[]): void => {
+  const handOff = (rows: readonly ActionOutboxRow[]): void => {
     if (closed || rows.length === 0) return;
     handingOff.start(
       queue.enqueue(jobsOf(rows)).then(() => mark(rows.map((row) => row.id))),

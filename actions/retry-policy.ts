@@ -1,5 +1,6 @@
 import { parseDuration, retryPolicy, type Action } from '../schemas/action.ts';
 import { defaultRetryPolicy, PermanentActionError, RetryableActionError, type RetryPolicy } from '../platform/ports/action-queue.ts';
+import { asError } from '../platform/as-error.ts';
 
 /*
  * How an outgoing call's outcome maps onto the queue's retry decision:
@@ -94,7 +95,7 @@ const retryableNetworkCodes = new Set([
 /** Maps a transport error (no HTTP response) to a retryable or permanent action error. */
 export function classifyTransportError(what: string, error: unknown): Error {
   if (error instanceof PermanentActionError || error instanceof RetryableActionError) return error;
-  const err = error instanceof Error ? error : new Error(String(error));
+  const err = asError(error);
   const code = (err as { code?: unknown }).code;
   if (err.name === 'TimeoutError' || err.name === 'AbortError' || code === 'ABORT_ERR') {
     return new RetryableHttpError(`${what} timed out`, { cause: err });

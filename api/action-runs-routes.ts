@@ -8,7 +8,7 @@ import {
   type ActionRunsRepository,
   type ActionRunStatus,
 } from '../actions/action-runs.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 
 /*
  * The action runs control plane: the record of every (firing, action) run, with the failed ones

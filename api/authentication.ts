@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { allows, type ApiKey, type ApiKeys, type Scope } from './api-keys.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -6,7 +6,7 @@ import { firingsQuery, listQuery, openApiSchemas, patchBody, testBody } from './
 import { automationResource, createAutomation, decodeFiringsCursor, firingsPage, hasFirings, patchAutomation, type AutomationResource } from './automations/automation-store.ts';
 import { defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
 import { invalidAutomation, jsonBody, parseBody, parseQuery, unprocessable } from './automations/http-input.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 
 /*
  * The automations control plane (docs/reference/automations-api.md).

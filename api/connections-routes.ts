@@ -8,9 +8,9 @@ import {
   secretKeyMissingMessage,
   type ConnectionsRepository,
 } from '../actions/connections.ts';
-import { decodeUtf8, mediaType, parseJson } from '../ingest/request-body.ts';
+import { decodeUtf8, mediaType, parseJson } from '../platform/http/request-body.ts';
 import { connectionConfig, connectionName, type RedactedConnection } from '../schemas/connection.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 
 /*
  * Connections: the named credentials actions use (admin scope for every route).

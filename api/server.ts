@@ -8,7 +8,7 @@ import type { Metrics } from '../platform/metrics.ts';
 import { eventLimits } from '../schemas/limits.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { registerAuthentication } from './authentication.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 import { registerSystemRoutes, type ReadinessCheck } from './system-routes.ts';
 
 export interface ServerOptions {

@@ -31,3 +31,14 @@ export function oneOf<T extends string>(choices: readonly T[]): (value: string) 
     return value as T;
   };
 }
+
+/** A comma-separated list of the listed choices, e.g. `--role ingest,api`; `noun` names one in the error. */
+export function commaListOf<T extends string>(choices: readonly T[], noun: string): (value: string) => T[] {
+  return (value) => {
+    const list = value.split(',').map((item) => item.trim());
+    for (const item of list) {
+      if (!(choices as readonly string[]).includes(item)) throw new InvalidArgumentError(`unknown ${noun} "${item}"; use ${choices.join(', ')}`);
+    }
+    return list as T[];
+  };
+}

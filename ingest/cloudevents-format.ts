@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpError, type ItemProblem } from '../api/http-error.ts';
+import { HttpError, type ItemProblem } from '../platform/http/http-error.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import { zodProblems } from './event-normalizer.ts';
 

@@ -1,4 +1,4 @@
-import { HttpError, invalidItems, type ItemProblem } from '../api/http-error.ts';
+import { HttpError, invalidItems, type ItemProblem } from '../platform/http/http-error.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import { LogUnavailableError, type EventLog } from '../platform/ports/event-log.ts';
 import { eventLimits } from '../schemas/limits.ts';

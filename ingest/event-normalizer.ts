@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { incomingEvent, type IncomingEvent, type VigilEvent } from '../schemas/event.ts';
 import { eventLimits } from '../schemas/limits.ts';
-import type { ItemProblem } from '../api/http-error.ts';
+import type { ItemProblem } from '../platform/http/http-error.ts';
 import { newEventId } from '../schemas/event-id.ts';
 
 export type NormalizeResult =

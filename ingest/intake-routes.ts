@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { HttpError } from '../api/http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 import { incomingEvent } from '../schemas/event.ts';
 import { binaryCloudEvent, cloudEventsToNative } from './cloudevents-format.ts';
 import type { EventIntake, IntakeBatch } from './event-intake.ts';
 import { openLineageToNative } from './openlineage-format.ts';
-import { decodeUtf8, mediaType, parseJson, parseNdjson } from './request-body.ts';
+import { decodeUtf8, mediaType, parseJson, parseNdjson } from '../platform/http/request-body.ts';
 
 const jsonTypes = new Set(['application/json']);
 const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);

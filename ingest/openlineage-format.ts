@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ItemProblem } from '../api/http-error.ts';
+import type { ItemProblem } from '../platform/http/http-error.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import type { MappedItems } from './cloudevents-format.ts';
 import { zodProblems } from './event-normalizer.ts';

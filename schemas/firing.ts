@@ -29,3 +29,19 @@ export interface FiringContext {
   /** The event that fired or resolved it; null when a deadline passed with no event. */
   readonly event: VigilEvent | null;
 }
+
+/**
+ * A row of `action_outbox` (migration 0002), named as its columns: one action of a firing,
+ * written by the trigger evaluator or the deadline timer in the firing's transaction, and
+ * relayed into the action queue as it is (handed over in-process, or read back by a sweep).
+ */
+export interface ActionOutboxRow {
+  readonly id: string;
+  readonly firing_id: string;
+  readonly automation_name: string;
+  readonly phase: 'triggered' | 'resolved';
+  readonly action_index: number;
+  /** The action as saved (schemas/action.ts), JSON. */
+  readonly action: unknown;
+  readonly context: FiringContext;
+}

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { Cron } from 'croner';
-import { durationPattern, parseDuration } from '../triggers/durations.ts';
-import { eventGlobProblem, labelGlobProblem } from '../triggers/matching/event-name-glob.ts';
-import { whereProblems } from '../triggers/matching/where-clause.ts';
+import { durationPattern, parseDuration } from './durations.ts';
+import { eventGlobProblem, labelGlobProblem } from './glob-syntax.ts';
+import { whereProblems } from './where-syntax.ts';
 
 /** Limits on trigger definitions: they bound the state one trigger can hold. */
 export const triggerLimits = {

@@ -1,7 +1,7 @@
 import type { Automation } from '../schemas/automation.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import { buildCatalogSnapshot } from './automation-catalog.ts';
-import { durationMs, parseDuration } from './durations.ts';
+import { durationMs, parseDuration } from '../schemas/durations.ts';
 import { defaultAllowedLatenessMs } from './evaluator.ts';
 import { explain, type ClauseResult } from './explain.ts';
 import { compileTriggerProgram, type TriggerProgram, type TriggerState } from './trigger-program.ts';

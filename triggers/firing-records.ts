@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { v5 as uuidv5 } from 'uuid';
 import type { Automation } from '../schemas/automation.ts';
 import type { VigilEvent } from '../schemas/event.ts';
-import type { FiringContext } from '../schemas/firing.ts';
+import type { ActionOutboxRow, FiringContext } from '../schemas/firing.ts';
 import { vigilDepth } from './matching/loop-protection.ts';
 import type { FireEffect, OpenFiring, ResolveEffect } from './windows/window-types.ts';
 
@@ -33,16 +33,6 @@ export function lateEventId(automationName: string, eventId: string): string {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-export interface ActionOutboxRow {
-  readonly id: string;
-  readonly firingId: string;
-  readonly automationName: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly actionIndex: number;
-  readonly action: unknown;
-  readonly context: FiringContext;
-}
 
 export interface FiringRow {
   readonly id: string;
@@ -133,7 +123,7 @@ export function firingWrite(a: Automation, hash: string, stateKey: string, forEa
       count: effect.count,
       eventIds: effect.events.map((e) => e.id),
     },
-    actions: a.actions.map((action, i) => ({ id: outboxId(id, 'triggered', i), firingId: id, automationName: a.name, phase: 'triggered', actionIndex: i, action, context })),
+    actions: a.actions.map((action, i) => ({ id: outboxId(id, 'triggered', i), firing_id: id, automation_name: a.name, phase: 'triggered', action_index: i, action, context })),
     lifecycleEvent: lifecycleEvent(a, 'triggered', id, effect.triggeredAt, firing, effect.event ? [effect.event] : effect.events),
   };
 }
@@ -156,7 +146,7 @@ export function resolutionWrite(a: Automation, hash: string, stateKey: string, f
   return {
     firingId: id,
     resolvedAt: effect.resolvedAt,
-    actions: a.actions_on_resolve.map((action, i) => ({ id: outboxId(id, 'resolved', i), firingId: id, automationName: a.name, phase: 'resolved', actionIndex: i, action, context })),
+    actions: a.actions_on_resolve.map((action, i) => ({ id: outboxId(id, 'resolved', i), firing_id: id, automation_name: a.name, phase: 'resolved', action_index: i, action, context })),
     lifecycleEvent: lifecycleEvent(a, 'resolved', id, effect.resolvedAt, firing, [effect.event]),
   };
 }

@@ -1,7 +1,7 @@
 import type { Automation } from '../schemas/automation.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import type { ChildTrigger, Trigger } from '../schemas/trigger.ts';
-import { durationMs, parseDuration } from './durations.ts';
+import { durationMs, parseDuration } from '../schemas/durations.ts';
 import { compileEventMatcher, matchEvent, type CompiledEventMatcher } from './matching/event-matcher.ts';
 import { compileForEach, type ForEachExtractor } from './matching/for-each-key.ts';
 import type { WhereData } from './matching/where-clause.ts';

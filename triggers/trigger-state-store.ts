@@ -1,10 +1,11 @@
 import type { Sql } from '../platform/ports/database.ts';
 import { processId } from '../platform/process-id.ts';
-import { firingWrite, lateEvent, resolutionWrite, triggerHash, type ActionOutboxRow, type FiringWrite, type ResolutionWrite } from './firing-records.ts';
+import { firingWrite, lateEvent, resolutionWrite, triggerHash, type FiringWrite, type ResolutionWrite } from './firing-records.ts';
 import type { TriggerMetrics } from './metrics.ts';
 import type { TriggerProgram, TriggerState } from './trigger-program.ts';
 import type { WindowEffect } from './windows/window-types.ts';
 import type { VigilEvent } from '../schemas/event.ts';
+import type { ActionOutboxRow } from '../schemas/firing.ts';
 
 /**
  * Trigger state rows and everything a state change writes (firings, action outbox, lifecycle
@@ -321,7 +322,7 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
             states,
             fired: firingRows,
             resolved: resolved.map((r) => ({ id: r.firingId, at: new Date(r.resolvedAt).toISOString() })),
-            actions: actions.map((r) => ({ id: r.id, firing_id: r.firingId, a: r.automationName, phase: r.phase, i: r.actionIndex, action: r.action, context: r.context })),
+            actions: actions.map((r) => ({ id: r.id, firing_id: r.firing_id, a: r.automation_name, phase: r.phase, i: r.action_index, action: r.action, context: r.context })),
             events: events.map((e) => ({ id: e.id, event: e })),
             positions: positionRows,
             notify,

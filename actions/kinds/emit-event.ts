@@ -1,6 +1,6 @@
 import { PermanentActionError } from '../../platform/ports/action-queue.ts';
 import { incomingEvent, type VigilEvent } from '../../schemas/event.ts';
-import { depthAfter, derivedEventId } from '../events.ts';
+import { depthAfter, derivedEventId } from '../derived-events.ts';
 import type { Executor } from '../executor.ts';
 import { render, renderJson, renderRecord } from '../templates.ts';
 

@@ -1,5 +1,5 @@
 import type { Executor } from '../executor.ts';
-import { orchestratorFor } from '../orchestrators/orchestrator.ts';
+import { orchestratorFor } from '../orchestrators/orchestrator-for.ts';
 import { render } from '../templates.ts';
 
 /** pause-schedule: a Prefect deployment's schedule, or an Airflow DAG (paused). */

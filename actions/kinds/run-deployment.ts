@@ -1,5 +1,5 @@
 import type { Executor } from '../executor.ts';
-import { orchestratorFor } from '../orchestrators/orchestrator.ts';
+import { orchestratorFor } from '../orchestrators/orchestrator-for.ts';
 import { render, renderJson } from '../templates.ts';
 
 /** run-deployment: a Prefect flow run from a deployment, or an Airflow DAG run, with templated parameters. */

@@ -1,7 +1,4 @@
-import type { ActionOf } from '../../schemas/action.ts';
-import type { ExecutionContext, ExecutionResult } from '../executor.ts';
-import { airflowOrchestrator } from './airflow.ts';
-import { prefectOrchestrator } from './prefect.ts';
+import type { ExecutionResult } from '../executor.ts';
 
 /** The operations the orchestrator actions need, on Prefect or Airflow. */
 export interface Orchestrator {
@@ -15,14 +12,4 @@ export interface Orchestrator {
   setWorkQueuePaused(request: { workQueue: string; paused: boolean; slots?: number }): Promise<ExecutionResult>;
   /** Prefect deployment schedule; Airflow DAG (paused/unpaused). */
   setSchedulePaused(request: { deployment: string; paused: boolean }): Promise<ExecutionResult>;
-}
-
-type OrchestratorKind = 'run-deployment' | 'pause-work-queue' | 'resume-work-queue' | 'pause-schedule' | 'resume-schedule';
-
-/** The orchestrator behind the action's connection (a `prefect` or an `airflow` connection). */
-export async function orchestratorFor(context: ExecutionContext<ActionOf<OrchestratorKind>>): Promise<Orchestrator> {
-  const connection = await context.connections.resolve(context.action.connection, 'prefect', 'airflow');
-  return connection.kind === 'prefect'
-    ? prefectOrchestrator(context, connection)
-    : airflowOrchestrator(context, context.action.connection, connection);
 }

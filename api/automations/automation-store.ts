@@ -3,7 +3,7 @@ import type { Database } from '../../platform/ports/database.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import type { StoredAutomation } from '../../triggers/index.ts';
-import { globToLike, historyRowToEvent, type HistoryEventRow } from '../events/event-history.ts';
+import { globToLike, historyRowToEvent, type HistoryEventRow } from '../../history/event-history.ts';
 import type { AutomationPatch } from './automation-schemas.ts';
 
 /*

@@ -5,7 +5,7 @@ import { validateAutomation, type Automation } from '../../schemas/automation.ts
 import type { VigilEvent } from '../../schemas/event.ts';
 import { candidateEventNames, DryRunLimitError, historyReplayStart, replayOrder, startDryRun, type DryRun, type DryRunResult } from '../../triggers/dry-run.ts';
 import type { AutomationRepository } from '../../triggers/index.ts';
-import { HttpError } from '../http-error.ts';
+import { HttpError } from '../../platform/http/http-error.ts';
 import { maxReplayedEvents, type TestBody } from './automation-schemas.ts';
 import { countHistory, readHistory } from './automation-store.ts';
 import { invalidAutomation, unprocessable } from './http-input.ts';

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { decodeUtf8, mediaType, parseJson } from '../../ingest/request-body.ts';
+import { decodeUtf8, mediaType, parseJson } from '../../platform/http/request-body.ts';
 import type { ValidationError } from '../../schemas/automation.ts';
-import { HttpError } from '../http-error.ts';
+import { HttpError } from '../../platform/http/http-error.ts';
 
 /** One problem in a request: where (a path such as `trigger.within`, `actions[0].text`) and what. */
 export interface PathProblem {

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { eventGlobProblem } from '../../triggers/matching/event-name-glob.ts';
-import { HttpError } from '../http-error.ts';
-import { decodeCursor, type EventFilter, type EventHistory, type StoredEvent } from './event-history.ts';
+import { eventGlobProblem } from '../../schemas/glob-syntax.ts';
+import { HttpError } from '../../platform/http/http-error.ts';
+import { decodeCursor, type EventFilter, type EventHistory, type StoredEvent } from '../../history/event-history.ts';
 import type { EventStreamHub } from './event-stream-hub.ts';
 
 const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' }).transform((value) => new Date(value));

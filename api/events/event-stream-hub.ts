@@ -1,6 +1,6 @@
 import type { Logger } from '../../platform/logger.ts';
 import { compileGlobList } from '../../triggers/matching/event-name-glob.ts';
-import type { EventFilter, EventHistory, StoredEvent } from './event-history.ts';
+import type { EventFilter, EventHistory, StoredEvent } from '../../history/event-history.ts';
 
 export interface StreamSubscriber {
   /** Delivers one event; returns false when the subscriber cannot keep up and must be dropped. */

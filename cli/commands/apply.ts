@@ -7,6 +7,7 @@ import { CliError, describeApiError, exitCodeOf, exitCodes } from '../exit-codes
 import { formatProblem } from '../input-files.ts';
 import { formatChange } from '../json-diff.ts';
 import { clientAction, print, printJson } from '../output.ts';
+import { asError } from '../../platform/as-error.ts';
 
 interface ApplyOptions extends ConnectionOptions {
   readonly file: string[];
@@ -29,7 +30,7 @@ function count(steps: readonly PlanStep[], action: PlanAction): number {
 
 /** A failed write as a CliError: server-side validation problems are listed with the file they came from. */
 function writeFailure(step: PlanStep, error: unknown, done: number): Error {
-  if (!(error instanceof VigilApiError)) return error instanceof Error ? error : new Error(String(error));
+  if (!(error instanceof VigilApiError)) return asError(error);
   const applied = done > 0 ? ` (${done} change${done === 1 ? ' was' : 's were'} applied before it)` : '';
   const verb = step.action === 'deleted' ? 'delete' : 'apply';
   const details = (error.errors ?? []).map((problem) => formatProblem({ file: step.source ?? step.name, name: step.name, path: problem.path, message: problem.message }));

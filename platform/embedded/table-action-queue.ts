@@ -1,14 +1,13 @@
 import {
-  type ActionJob,
   type ActionQueue,
   type DeadLetter,
-  decideAfterFailure,
   type EnqueueRequest,
   type ProcessOptions,
   type QueueWorker,
-  type RetryPolicy,
 } from '../ports/action-queue.ts';
 import type { Database } from '../ports/database.ts';
+import { type JobRow, type JobTable, TableWorker } from './table-queue-worker.ts';
+import { asError } from '../as-error.ts';
 
 /**
  * The ActionQueue port on a jobs table of the embedded store (zero-setup mode, no Redis).
@@ -57,134 +56,7 @@ CREATE INDEX IF NOT EXISTS embedded_action_jobs_due ON embedded_action_jobs (que
 CREATE INDEX IF NOT EXISTS embedded_action_jobs_dead ON embedded_action_jobs (queue, updated_at) WHERE state = 'dead';
 CREATE INDEX IF NOT EXISTS embedded_action_jobs_completed ON embedded_action_jobs (updated_at) WHERE state = 'completed'`;
 
-interface JobRow {
-  id: string;
-  run_at: Date;
-  data: unknown;
-  policy: RetryPolicy;
-  attempt: number;
-  enqueued_at: Date;
-}
-
-function sleepUntilWoken(ms: number, register: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, ms));
-    function done(): void {
-      clearTimeout(timer);
-      resolve();
-    }
-    register(done);
-  });
-}
-
-class TableWorker implements QueueWorker {
-  readonly #queue: TableActionQueue;
-  readonly #options: ProcessOptions;
-  readonly #abort = new AbortController();
-  readonly #running = new Set<Promise<void>>();
-  #closing = false;
-  #wakeSleeper: (() => void) | undefined;
-  #woken = false;
-  #loop: Promise<void> = Promise.resolve();
-
-  constructor(queue: TableActionQueue, options: ProcessOptions) {
-    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
-    }
-    this.#queue = queue;
-    this.#options = options;
-  }
-
-  start(): void {
-    this.#loop = this.#run();
-  }
-
-  wake(): void {
-    this.#woken = true;
-    this.#wakeSleeper?.();
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#closing) {
-      this.#woken = false;
-      const free = this.#options.concurrency - this.#running.size;
-      let claimed: JobRow[] = [];
-      if (free > 0) {
-        try {
-          claimed = await this.#queue.claim(free);
-        } catch {
-          claimed = []; // store busy or closing: try again after the poll interval
-        }
-      }
-      for (const row of claimed) {
-        const execution = this.#execute(row).finally(() => {
-          this.#running.delete(execution);
-          this.wake();
-        });
-        this.#running.add(execution);
-      }
-      if (this.#closing) break;
-      if (claimed.length > 0 && claimed.length === free) continue;
-      if (this.#woken) continue;
-      let waitMs = this.#queue.pollIntervalMs;
-      if (this.#running.size < this.#options.concurrency) {
-        const nextDue = await this.#queue.nextDue().catch(() => undefined);
-        if (nextDue !== undefined) waitMs = Math.min(waitMs, nextDue.getTime() - Date.now());
-      }
-      if (this.#woken || this.#closing) continue;
-      await sleepUntilWoken(waitMs, (wake) => (this.#wakeSleeper = wake));
-      this.#wakeSleeper = undefined;
-    }
-  }
-
-  async #execute(row: JobRow): Promise<void> {
-    const job: ActionJob = {
-      id: row.id,
-      data: row.data,
-      attempt: row.attempt,
-      policy: row.policy,
-      enqueuedAt: new Date(row.enqueued_at),
-    };
-    try {
-      await this.#options.handle(job, this.#abort.signal);
-    } catch (error) {
-      if (this.#abort.signal.aborted) {
-        // Cut short by closing: the attempt did not really happen; start it again later.
-        await this.#queue.release(job.id).catch(() => undefined);
-        return;
-      }
-      const decision = decideAfterFailure(job, error);
-      try {
-        await this.#options.onFailure?.(job, error, decision);
-      } finally {
-        if (decision.retry) await this.#queue.retryLater(job.id, job.attempt + 1, decision.delayMs);
-        else await this.#queue.deadLetter(job.id, decision.reason);
-      }
-      return;
-    }
-    await this.#queue.complete(job.id);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.wake();
-    await this.#loop;
-    const settled = Promise.allSettled([...this.#running]);
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#queue.closeGraceMs);
-    });
-    if ((await Promise.race([settled, grace])) === 'timeout') {
-      this.#abort.abort(new Error('the worker is closing'));
-      await settled;
-    }
-    clearTimeout(timer);
-    this.#queue.forget(this);
-  }
-}
-
-class TableActionQueue implements ActionQueue {
+class TableActionQueue implements ActionQueue, JobTable {
   readonly sharesDatabase = true;
   readonly pollIntervalMs: number;
   readonly closeGraceMs: number;
@@ -252,7 +124,7 @@ class TableActionQueue implements ActionQueue {
       worker.start();
       return Promise.resolve(worker);
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(asError(error));
     }
   }
 

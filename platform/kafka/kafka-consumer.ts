@@ -28,6 +28,7 @@ import { PartitionFetcher } from './kafka-fetcher.ts';
 import { committedOffsets, earliest, latest, offsetsAt } from './kafka-offsets.ts';
 import { clientOptions, type KafkaSettings } from './kafka-options.ts';
 import type { FetchedPartition } from './kafka-records.ts';
+import { asError } from '../as-error.ts';
 
 const defaultMaxBatchSize = 500;
 
@@ -395,7 +396,7 @@ class GroupMember implements Subscription {
   }
 
   async #fail(error: unknown): Promise<void> {
-    const failure = error instanceof Error ? error : new Error(String(error));
+    const failure = asError(error);
     this.#stop.abort();
     await this.#commitNow(); // batches handled before the failing one stay committed
     await this.#shutDown();

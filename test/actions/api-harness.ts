@@ -10,7 +10,7 @@ import { openBullmqActionQueue } from '../../platform/bullmq/bullmq-action-queue
 import { createMetrics } from '../../platform/metrics.ts';
 import type { ActionQueue } from '../../platform/ports/action-queue.ts';
 import type { EventLog } from '../../platform/ports/event-log.ts';
-import { startApiRole, type RunningApi } from '../../platform/runtime/api-role.ts';
+import { startApiRole, type RunningApi } from '../../cli/start/api-role.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { redisUrl } from './harness.ts';

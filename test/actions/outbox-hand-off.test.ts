@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Queue, type JobType } from 'bullmq';
 import { pino } from 'pino';
-import { outboxRowOf, type WrittenOutboxRow } from '../../actions/outbox-job.ts';
+import type { ActionOutboxRow } from '../../schemas/firing.ts';
 import { relayPendingBatch, startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from '../../actions/outbox-relay.ts';
 import { openBullmqActionQueue } from '../../platform/bullmq/bullmq-action-queue.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
@@ -62,14 +62,14 @@ describe('outbox relay hand-off', () => {
   }
 
   /** An action outbox row as the trigger evaluator holds it after writing it: a webhook call to `/<path>/<automation name>`. */
-  function written(path: string): WrittenOutboxRow {
+  function written(path: string): ActionOutboxRow {
     const context = firingContext({ automation: automationName });
     return {
       id: randomUUID(),
-      firingId: context.firing.id,
-      automationName,
+      firing_id: context.firing.id,
+      automation_name: automationName,
       phase: 'triggered',
-      actionIndex: 0,
+      action_index: 0,
       action: { kind: 'call-webhook', url: `${receiver.url}/${path}/{{ automation.name }}`, retry: fastRetry },
       context,
     };
@@ -79,13 +79,13 @@ describe('outbox relay hand-off', () => {
    * Commits the rows to `action_outbox` as the evaluator does, created `ageMs` ago, with its
    * NOTIFY: from this process by default (the evaluator beside the relay), or from another.
    */
-  async function commit(rows: readonly WrittenOutboxRow[], ageMs = 0, notifier = processId): Promise<void> {
+  async function commit(rows: readonly ActionOutboxRow[], ageMs = 0, notifier = processId): Promise<void> {
     await harness.database.db.transaction(async (tx) => {
       for (const row of rows) {
         await tx.query(
           `INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, now() - $8 * interval '1 millisecond')`,
-          [row.id, row.firingId, row.automationName, row.phase, row.actionIndex, JSON.stringify(row.action), JSON.stringify(row.context), ageMs],
+          [row.id, row.firing_id, row.automation_name, row.phase, row.action_index, JSON.stringify(row.action), JSON.stringify(row.context), ageMs],
         );
       }
       await tx.query(`SELECT pg_notify('vigil_outbox', $1)`, [notifier]);
@@ -122,11 +122,11 @@ describe('outbox relay hand-off', () => {
     const rows = [written('a/0'), written('a/1'), written('a/2')];
     await commit(rows);
     const relay = await startRelay();
-    relay.handOff(rows.map(outboxRowOf));
+    relay.handOff(rows);
 
     for (const [index, row] of rows.entries()) {
       const run = await harness.waitForRun(row.id, 'succeeded', handOffWaitMs);
-      assert.equal(run.firing_id, row.firingId);
+      assert.equal(run.firing_id, row.firing_id);
       assert.equal(run.automation_name, automationName);
       assert.equal(run.phase, 'triggered');
       assert.equal(run.action_index, 0);
@@ -197,7 +197,7 @@ describe('outbox relay hand-off', () => {
     const row = written('c/0');
     await commit([row]);
     const broken = await startRelay({ queue: unreachable, logger });
-    broken.handOff([outboxRowOf(row)]);
+    broken.handOff([row]);
     await closeRelay(broken); // waits for the hand-off to finish (here: to fail)
     await unreachable.close();
 
@@ -221,7 +221,7 @@ describe('outbox relay hand-off', () => {
 
     const row = written('c/unmarked');
     await commit([row]);
-    relay.handOff([outboxRowOf(row)]);
+    relay.handOff([row]);
     await harness.waitForRun(row.id, 'succeeded', handOffWaitMs);
     await closeRelay(relay);
     assert.equal(await relayedAt(row.id), null, 'the mark failed: the row is still pending');
@@ -236,8 +236,8 @@ describe('outbox relay hand-off', () => {
     const row = written('d/0');
     await commit([row]);
     const relay = await startRelay();
-    relay.handOff([outboxRowOf(row)]);
-    relay.handOff([outboxRowOf(row)]);
+    relay.handOff([row]);
+    relay.handOff([row]);
     const swept = await relayPendingBatch(harness.database.db, harness.queue, 10, 0);
     assert.ok(swept <= 1, `the concurrent pass relayed ${swept} rows`);
     await harness.waitForRun(row.id, 'succeeded', handOffWaitMs);
@@ -247,7 +247,7 @@ describe('outbox relay hand-off', () => {
     // As if a relay had enqueued the row and died before marking it: it is pending again.
     await harness.database.db.query('UPDATE action_outbox SET relayed_at = NULL WHERE id = $1', [row.id]);
     const again = await startRelay();
-    again.handOff([outboxRowOf(row)]);
+    again.handOff([row]);
     await waitForRelayed(row.id);
     await harness.database.db.query('UPDATE action_outbox SET relayed_at = NULL WHERE id = $1', [row.id]);
     assert.ok((await relayPendingBatch(harness.database.db, harness.queue, 100, 0)) >= 1);

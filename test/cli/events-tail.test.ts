@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { startEventPersister } from '../../api/events/event-persister.ts';
+import { startEventPersister } from '../../history/event-persister.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { json, startIngestHarness, type IngestHarness } from '../support/ingest-harness.ts';

@@ -3,7 +3,7 @@ import { createKafkaEventLog } from '../../platform/kafka/kafka-event-log.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import type { EventLog, LogRecord } from '../../platform/ports/event-log.ts';
-import { startApiRole } from '../../platform/runtime/api-role.ts';
+import { startApiRole } from '../../cli/start/api-role.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import { waitFor } from './wait-for.ts';
 

@@ -3,7 +3,6 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { outboxRowOf } from '../../actions/outbox-job.ts';
 import { startOutboxRelay } from '../../actions/outbox-relay.ts';
 import { createTableEventLog } from '../../platform/embedded/table-event-log.ts';
 import { createKafkaEventLog } from '../../platform/kafka/kafka-event-log.ts';
@@ -201,12 +200,12 @@ async function assertWritesOfFiring(db: Database, call: Call, firingId: string, 
     `SELECT id, firing_id, automation_name, phase, action_index, action, context FROM action_outbox WHERE firing_id = $1 ORDER BY action_index`,
     [firingId],
   );
-  assert.deepEqual(stored, asStored(writes.actions.map(outboxRowOf)), 'the handed-over rows are the stored rows');
+  assert.deepEqual(stored, asStored(writes.actions), 'the handed-over rows are the stored rows');
   for (const [index, row] of writes.actions.entries()) {
-    assert.equal(row.firingId, firingId);
-    assert.equal(row.automationName, automation);
+    assert.equal(row.firing_id, firingId);
+    assert.equal(row.automation_name, automation);
     assert.equal(row.phase, 'triggered');
-    assert.equal(row.actionIndex, index);
+    assert.equal(row.action_index, index);
     assert.equal(row.context.firing.id, firingId);
   }
 
@@ -411,7 +410,7 @@ describe('the hand-off wired as `vigil start` wires it (triggers and actions in 
       allowedLatenessMs,
       onCommitted: ({ actions, events }) => {
         lifecycleRelay.publish(events);
-        actionRelay.handOff(actions.map(outboxRowOf));
+        actionRelay.handOff(actions);
       },
     });
     closers.push(() => evaluator.close());

@@ -4,9 +4,6 @@
  * A list matches when some positive pattern matches (or it has none) and no negative one does.
  */
 
-/** Characters allowed in event-name globs: those of event names, plus `*`. */
-const eventGlobPattern = /^!?[A-Za-z0-9_:.*-]+$/;
-
 export interface GlobList {
   test(value: string): boolean;
   /** The positive patterns (without `!`). */
@@ -129,23 +126,6 @@ export function compileGlobList(patterns: readonly string[]): GlobList {
 export function literalPrefix(glob: string): string {
   const star = glob.indexOf('*');
   return star === -1 ? glob : glob.slice(0, star);
-}
-
-/** A problem with an event-name glob, or null when it is valid. */
-export function eventGlobProblem(glob: string): string | null {
-  if (glob === '' || glob === '!') return 'must not be empty';
-  if (!eventGlobPattern.test(glob)) {
-    return 'must be an event name glob: letters, digits, "_", "-", ":", "." and "*" (any characters), optionally starting with "!" to exclude';
-  }
-  if (glob.includes('..') || /^!?\./.test(glob) || glob.endsWith('.')) return 'must not have empty dot-separated segments';
-  return null;
-}
-
-/** A problem with a label-value glob, or null when it is valid. */
-export function labelGlobProblem(glob: string): string | null {
-  if (glob === '!') return 'a lone "!" excludes nothing; write "!pattern"';
-  if (glob.length > 1024) return 'must be at most 1024 characters';
-  return null;
 }
 
 /**

@@ -5,9 +5,11 @@ import { automation, event } from '../../test/triggers/helpers.ts';
 import { buildCatalogSnapshot } from '../automation-catalog.ts';
 import { explain } from '../explain.ts';
 import { compileTriggerProgram } from '../trigger-program.ts';
-import { compileGlobList, eventGlobProblem } from './event-name-glob.ts';
+import { eventGlobProblem } from '../../schemas/glob-syntax.ts';
+import { whereProblems } from '../../schemas/where-syntax.ts';
+import { compileGlobList } from './event-name-glob.ts';
 import { buildMatchIndex } from './match-index.ts';
-import { compileWhere, whereData, whereProblems } from './where-clause.ts';
+import { compileWhere, whereData } from './where-clause.ts';
 
 const program = (json: Record<string, unknown>, name = 'test') => compileTriggerProgram(automation({ ...json, name }), 1n, { allowedLatenessMs: 0 });
 

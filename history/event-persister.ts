@@ -1,6 +1,6 @@
-import type { Logger } from '../../platform/logger.ts';
-import type { Database } from '../../platform/ports/database.ts';
-import type { EventLog, Subscription } from '../../platform/ports/event-log.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Database } from '../platform/ports/database.ts';
+import type { EventLog, Subscription } from '../platform/ports/event-log.ts';
 import { createEventHistory } from './event-history.ts';
 
 export interface EventPersisterOptions {

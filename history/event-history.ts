@@ -1,5 +1,5 @@
-import type { Database, Sql } from '../../platform/ports/database.ts';
-import type { VigilEvent } from '../../schemas/event.ts';
+import type { Database, Sql } from '../platform/ports/database.ts';
+import type { VigilEvent } from '../schemas/event.ts';
 
 /** Filters of GET /api/events and its live stream; all optional, AND-ed. */
 export interface EventFilter {

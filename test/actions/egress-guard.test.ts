@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import ipaddr from 'ipaddr.js';
 import { createHttpClient } from '../../actions/http.ts';
-import { createEgressGuard, refusalReason } from '../../actions/ssrf-guard.ts';
+import { createEgressGuard, refusalReason } from '../../actions/egress-guard.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
 import { fastRetry, startActionsHarness, type ActionsHarness } from './harness.ts';
 

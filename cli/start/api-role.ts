@@ -6,16 +6,16 @@ import { registerAutomationRoutes } from '../../api/automations-routes.ts';
 import { createApiKeys } from '../../api/api-keys.ts';
 import { registerConnectionRoutes } from '../../api/connections-routes.ts';
 import { buildServer } from '../../api/server.ts';
-import { createEventHistory } from '../../api/events/event-history.ts';
+import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
 import { createEventStreamHub } from '../../api/events/event-stream-hub.ts';
 import { createEventIntake } from '../../ingest/event-intake.ts';
 import { registerIntakeRoutes } from '../../ingest/intake-routes.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { ActionQueue } from '../ports/action-queue.ts';
-import type { Database } from '../ports/database.ts';
-import type { EventLog } from '../ports/event-log.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import type { ActionQueue } from '../../platform/ports/action-queue.ts';
+import type { Database } from '../../platform/ports/database.ts';
+import type { EventLog } from '../../platform/ports/event-log.ts';
 
 export interface ApiRoleOptions {
   readonly db: Database;

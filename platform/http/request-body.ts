@@ -1,5 +1,5 @@
 import secureJson from 'secure-json-parse';
-import { HttpError } from '../api/http-error.ts';
+import { HttpError } from './http-error.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
