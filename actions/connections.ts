@@ -16,11 +16,20 @@ import {
  * The connections repository. Secret fields (per kind, see schemas/connection.ts) are encrypted
  * together with AES-256-GCM under a 32-byte key from configuration (VIGIL_SECRET_KEY); the
  * connection's name and kind are authenticated data, so a ciphertext cannot be moved to another
- * row. Reads for the API return the redacted form; only `resolve` (used by action workers)
- * decrypts, and its result never reaches a log or a response.
+ * row. Reads for the API show each secret field that holds a value as "set" (its name, never
+ * its value: the names are kept in `secret_fields`); only `resolve` (used by action workers and
+ * connection tests) decrypts, and its result never reaches a log or a response.
  */
 
 export const redacted = '[redacted]';
+
+/** How a read shows a secret field that holds a value; fields never given are left out. */
+export const secretSet = 'set';
+
+/** A secret field sent with either placeholder keeps the stored value. */
+function isPlaceholder(value: unknown): boolean {
+  return value === secretSet || value === redacted;
+}
 
 /** The key is missing or wrong, or a connection is missing: the action cannot run; not retried. */
 export class ConnectionError extends PermanentActionError {
@@ -86,6 +95,8 @@ interface ConnectionRow {
   secret_data: Buffer;
   secret_tag: Buffer;
   key_id: string;
+  /** Names of the secret fields that hold a value; null for rows stored before it was kept. */
+  secret_fields: string[] | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -102,6 +113,13 @@ function split(config: ConnectionConfig): { plain: Record<string, unknown>; secr
   return { plain, secret };
 }
 
+/** The secret fields that hold a value (an empty `headers` holds none). */
+function fieldsSet(secret: Record<string, unknown>): string[] {
+  return Object.entries(secret)
+    .filter(([, value]) => value !== undefined && !(typeof value === 'object' && value !== null && Object.keys(value).length === 0))
+    .map(([field]) => field);
+}
+
 function aad(name: string, kind: string): Buffer {
   return Buffer.from(`vigil-connection\u0000${name}\u0000${kind}`);
 }
@@ -111,23 +129,25 @@ export interface ConnectionsRepository {
   readonly hasSecretKey: boolean;
   /**
    * Validates and stores (insert or replace) a connection; returns it redacted. A secret field
-   * given as "[redacted]" keeps the value stored for this connection (so a connection read from
+   * given as "set" (or "[redacted]") keeps the value stored for this connection (so a connection read from
    * the API can be edited and saved back). Throws ConnectionValidationError for an invalid name or
    * JSON, SecretKeyMissingError without a key, ConnectionError when a kept secret cannot be read.
    */
   upsert(name: string, config: unknown): Promise<RedactedConnection>;
-  /** The connection with secrets replaced by "[redacted]"; undefined when absent. */
+  /** The connection with each secret that holds a value shown as "set"; undefined when absent. */
   get(name: string): Promise<RedactedConnection | undefined>;
   list(): Promise<RedactedConnection[]>;
   /** Resolves to false when there was no such connection. */
   delete(name: string): Promise<boolean>;
+  /** The kinds of those of `names` that exist (no secret is read). */
+  kinds(names: readonly string[]): Promise<Map<string, ConnectionKind>>;
   /** Decrypted, for action executors only. Throws ConnectionError when missing, of another kind, or undecryptable. */
   resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>>;
 }
 
 export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Array | undefined): ConnectionsRepository {
   const key = parseSecretKey(secretKey);
-  const columns = 'name, kind, config, secret_iv, secret_data, secret_tag, key_id, created_at, updated_at';
+  const columns = 'name, kind, config, secret_iv, secret_data, secret_tag, key_id, secret_fields, created_at, updated_at';
 
   function requireKey(): Buffer {
     if (!key) throw new SecretKeyMissingError(secretKeyMissingMessage);
@@ -160,7 +180,7 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
     const given = input as Record<string, unknown>;
     const kind = given.kind;
     if (typeof kind !== 'string' || !Object.hasOwn(secretFields, kind)) return input;
-    const placeholders = secretFields[kind as ConnectionKind].filter((field) => given[field] === redacted);
+    const placeholders = secretFields[kind as ConnectionKind].filter((field) => isPlaceholder(given[field]));
     if (placeholders.length === 0) return input;
     const [row] = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE name = $1`, [name]);
     const stored = row && row.kind === kind ? decryptSecret(row) : undefined;
@@ -171,7 +191,7 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
       else {
         problems.push({
           path: field,
-          message: `is "${redacted}", which keeps a stored secret, but ${row ? (row.kind === kind ? `connection "${name}" has no ${field}` : `connection "${name}" is a ${row.kind} connection`) : `there is no connection "${name}" yet`}; send the secret's value`,
+          message: `is ${JSON.stringify(given[field])}, which keeps a stored secret, but ${row ? (row.kind === kind ? `connection "${name}" has no ${field}` : `connection "${name}" is a ${row.kind} connection`) : `there is no connection "${name}" yet`}; send the secret's value`,
         });
       }
     }
@@ -179,9 +199,24 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
     return merged;
   }
 
+  /** Which secret fields a row holds: kept with it, or (rows stored before that) learned by decrypting; undefined when neither works. */
+  function storedSecretFields(row: ConnectionRow): readonly string[] | undefined {
+    if (row.secret_fields) return row.secret_fields;
+    try {
+      return fieldsSet(decryptSecret(row));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The row as the API shows it: each secret field that holds a value as "set" (or "[redacted]" when that cannot be known). */
   function redact(row: ConnectionRow): RedactedConnection {
     const config: Record<string, unknown> = { kind: row.kind, ...row.config };
-    for (const field of secretFields[row.kind]) config[field] = redacted;
+    const set = storedSecretFields(row);
+    for (const field of secretFields[row.kind]) {
+      if (!set) config[field] = redacted;
+      else if (set.includes(field)) config[field] = secretSet;
+    }
     return {
       name: row.name,
       kind: row.kind,
@@ -210,12 +245,13 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
       const tag = cipher.getAuthTag();
       const { kind: _kind, ...plainWithoutKind } = plain;
       const [row] = await db.query<ConnectionRow>(
-        `INSERT INTO connections (name, kind, config, secret_iv, secret_data, secret_tag, key_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO connections (name, kind, config, secret_iv, secret_data, secret_tag, key_id, secret_fields)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, config = EXCLUDED.config, secret_iv = EXCLUDED.secret_iv,
-           secret_data = EXCLUDED.secret_data, secret_tag = EXCLUDED.secret_tag, key_id = EXCLUDED.key_id, updated_at = now()
+           secret_data = EXCLUDED.secret_data, secret_tag = EXCLUDED.secret_tag, key_id = EXCLUDED.key_id,
+           secret_fields = EXCLUDED.secret_fields, updated_at = now()
          RETURNING ${columns}`,
-        [name, config.kind, JSON.stringify(plainWithoutKind), iv, data, tag, keyId(encryptionKey)],
+        [name, config.kind, JSON.stringify(plainWithoutKind), iv, data, tag, keyId(encryptionKey), fieldsSet(secret)],
       );
       return redact(row!);
     },
@@ -233,6 +269,12 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
     async delete(name) {
       const rows = await db.query('DELETE FROM connections WHERE name = $1 RETURNING name', [name]);
       return rows.length > 0;
+    },
+
+    async kinds(names) {
+      if (names.length === 0) return new Map();
+      const rows = await db.query<{ name: string; kind: ConnectionKind }>('SELECT name, kind FROM connections WHERE name = ANY($1::text[])', [names]);
+      return new Map(rows.map((row) => [row.name, row.kind]));
     },
 
     async resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>> {

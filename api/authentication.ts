@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { allows, type ApiKey, type ApiKeys, type Scope } from './api-keys.ts';
+import type { Scope } from '../schemas/api-key.ts';
+import { allows, type ApiKey, type ApiKeys } from './api-keys.ts';
 import { HttpError } from '../platform/http/http-error.ts';
 
 declare module 'fastify' {

@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ConnectionsRepository } from '../actions/connections.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { automationNamePattern, validateAutomation } from '../schemas/automation.ts';
 import { createAutomationRepository, type AutomationRepository } from '../triggers/index.ts';
 import { firingsQuery, listQuery, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
-import { automationResource, createAutomation, decodeFiringsCursor, firingsPage, hasFirings, patchAutomation, type AutomationResource } from './automations/automation-store.ts';
+import { automationResource, createAutomation, hasFirings, patchAutomation, type AutomationResource } from './automations/automation-store.ts';
+import { connectionWarnings } from './automations/connection-warnings.ts';
 import { defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
 import { invalidAutomation, jsonBody, parseBody, parseQuery, unprocessable } from './automations/http-input.ts';
+import { firingsRequest } from './firings-routes.ts';
 import { HttpError } from '../platform/http/http-error.ts';
 
 /*
@@ -15,7 +18,7 @@ import { HttpError } from '../platform/http/http-error.ts';
  *   POST   /api/automations                  admin  create: 201; 409 already_exists
  *   POST   /api/automations/validate         read   200 { valid: true, automation } | 422 invalid_automation
  *   GET    /api/automations/{name}           read   the automation; 404
- *   PUT    /api/automations/{name}           admin  idempotent upsert: 201 created / 200; { automation, created, changed }
+ *   PUT    /api/automations/{name}           admin  idempotent upsert: 201 created / 200; { automation, created, changed, warnings }
  *   PATCH  /api/automations/{name}           admin  { enabled?, description?, tags? }: 200 with the automation
  *   DELETE /api/automations/{name}           admin  204; 404
  *   POST   /api/automations/{name}/test      read   dry run against events or the stored history (nothing is written)
@@ -27,6 +30,8 @@ import { HttpError } from '../platform/http/http-error.ts';
 
 export interface AutomationRoutesOptions {
   readonly repository?: AutomationRepository;
+  /** The connections, to warn on PUT about actions naming one that does not exist; without it, no warnings. */
+  readonly connections?: Pick<ConnectionsRepository, 'kinds'>;
   readonly dryRunLimits?: DryRunLimits;
 }
 
@@ -146,14 +151,15 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       schema: {
         summary: 'Create or replace an automation (idempotent upsert)',
         description:
-          'The body is the automation; `name` may be left out, and must equal the path when given. 201 when created, 200 otherwise, with `{ automation, created, changed }`: ' +
-          '`changed` is false when the stored definition is identical (then nothing is written: no version bump, no reload). A changed trigger resets its window state.',
+          'The body is the automation; `name` may be left out, and must equal the path when given. 201 when created, 200 otherwise, with `{ automation, created, changed, warnings }`: ' +
+          '`changed` is false when the stored definition is identical (then nothing is written: no version bump, no reload). A changed trigger resets its window state. ' +
+          '`warnings` lists, by path, what is saved but cannot work yet: an action naming a connection that does not exist, or one of a kind the action cannot use.',
         tags,
         params: s.nameParams,
         body: s.automationInput,
         response: {
-          200: { type: 'object', properties: { automation: s.storedAutomation, created: { type: 'boolean' }, changed: { type: 'boolean' } }, required: ['automation', 'created', 'changed'] },
-          201: { type: 'object', properties: { automation: s.storedAutomation, created: { type: 'boolean' }, changed: { type: 'boolean' } }, required: ['automation', 'created', 'changed'] },
+          200: s.putResult,
+          201: s.putResult,
           ...pick(400, 401, 403, 415, 422),
         },
       },
@@ -166,7 +172,8 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       }
       const result = await repository.upsert({ ...document, name });
       if (!result.ok) throw invalidAutomation(result.errors);
-      return reply.code(result.created ? 201 : 200).send({ automation: automationResource(result.automation), created: result.created, changed: result.changed });
+      const warnings = options.connections ? await connectionWarnings(result.automation.automation, options.connections) : [];
+      return reply.code(result.created ? 201 : 200).send({ automation: automationResource(result.automation), created: result.created, changed: result.changed, warnings });
     },
   );
 
@@ -258,17 +265,10 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
     },
     async (request) => {
       const name = nameOf(request);
-      const query = parseQuery(firingsQuery, request);
-      const after = query.cursor === undefined ? undefined : decodeFiringsCursor(query.cursor);
-      if (query.cursor !== undefined && !after) {
-        throw new HttpError(400, 'invalid_query', 'query parameter cursor: not a cursor returned by this API', { details: { errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }] } });
-      }
-      if (query.since && query.until && query.since >= query.until) {
-        throw new HttpError(400, 'invalid_query', 'query parameter until: must be later than since', { details: { errors: [{ path: 'until', message: 'must be later than since' }] } });
-      }
+      const page = firingsRequest(name, parseQuery(firingsQuery, request));
       if (!knownName(name)) throw notFound(name);
       if (!(await repository.get(name)) && !(await hasFirings(db, name))) throw notFound(name);
-      return firingsPage(db, name, { status: query.status, since: query.since, until: query.until }, query.limit, after);
+      return page(db);
     },
   );
 }

@@ -35,12 +35,19 @@ function environment(): NodeJS.ProcessEnv {
   return { ...fromFile, ...process.env };
 }
 
+/** Where the server is: --url, VIGIL_URL (`explicit`), or the embedded mode's default http://127.0.0.1:$VIGIL_PORT. */
+export function serverUrl(options: ConnectionOptions, env: NodeJS.ProcessEnv = environment()): { url: string; explicit: boolean } {
+  if (options.url !== undefined) return { url: options.url, explicit: true };
+  if (env.VIGIL_URL) return { url: env.VIGIL_URL, explicit: true };
+  return { url: `http://127.0.0.1:${env.VIGIL_PORT || '7700'}`, explicit: false };
+}
+
 /**
  * Where the server is and which key to use: flags, then VIGIL_URL / VIGIL_API_KEY, then the
  * embedded mode's defaults (http://127.0.0.1:$VIGIL_PORT and $VIGIL_DATA_DIR/admin-key).
  */
 export function resolveConnection(options: ConnectionOptions, env: NodeJS.ProcessEnv = environment()): Connection {
-  const url = options.url ?? (env.VIGIL_URL || `http://127.0.0.1:${env.VIGIL_PORT || '7700'}`);
+  const { url } = serverUrl(options, env);
   if (options.apiKey) return { url, apiKey: options.apiKey, keySource: '--api-key' };
   if (env.VIGIL_API_KEY) return { url, apiKey: env.VIGIL_API_KEY, keySource: 'VIGIL_API_KEY' };
   const keyFile = join(resolve(env.VIGIL_DATA_DIR || './.vigil'), 'admin-key');

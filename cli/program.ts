@@ -5,6 +5,7 @@ import { registerApplyCommand } from './commands/apply.ts';
 import { registerAutomationsCommands } from './commands/automations.ts';
 import { registerEmitCommand } from './commands/emit.ts';
 import { registerEventsCommands } from './commands/events-tail.ts';
+import { registerFiringsCommands } from './commands/firings.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerStartCommand } from './commands/start.ts';
@@ -18,8 +19,9 @@ const program = new Command('vigil')
   // Usage errors become a CommanderError (exit code 2) instead of commander's own exit(1).
   .exitOverride();
 
-// Server commands (start, migrate, keys) load the runtime — Kafka, PostgreSQL, PGlite, BullMQ —
-// only in their actions; client commands need none of it.
+// Server commands (start, migrate) load the runtime — Kafka, PostgreSQL, PGlite, BullMQ —
+// only in their actions; client commands need none of it. `keys` is both: through a running
+// Vigil's API, or (loading the database modules only then) on the database directly.
 registerStartCommand(program);
 registerMigrateCommand(program);
 registerKeysCommands(program);
@@ -31,6 +33,7 @@ registerEmitCommand(program);
 registerEventsCommands(program);
 registerAutomationsCommands(program);
 registerActionRunsCommands(program);
+registerFiringsCommands(program);
 
 // `vigil events tail | head`: a closed stdout ends the command quietly.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -28,9 +28,10 @@ export interface ActionRun {
   readonly result: unknown;
 }
 
-/** A firing of an automation, as stored (`GET /api/automations/{name}/firings`). */
+/** A firing of an automation, as stored (`GET /api/firings`, `GET /api/automations/{name}/firings`). */
 export interface Firing {
   readonly id: string;
+  readonly automation_name: string;
   /** `triggered` (not resolved) or `resolved`. */
   readonly status: 'triggered' | 'resolved';
   readonly triggered_at: string;
@@ -40,4 +41,33 @@ export interface Firing {
   readonly count: number;
   readonly deadline: string | null;
   readonly event_ids: readonly string[];
+}
+
+/** One call a connection test made: what, whether it passed, and what it found. */
+export interface ConnectionCheck {
+  /** The call, e.g. `GET /api/health`, `POST /auth/token`, `auth.test`. */
+  readonly check: string;
+  readonly ok: boolean;
+  /** What the answer showed, or why the call failed. */
+  readonly detail: string;
+  /** HTTP status of the answer; absent when none arrived. */
+  readonly http_status?: number;
+  readonly duration_ms: number;
+}
+
+/** The answer of POST /api/connections/{name}/test. */
+export interface ConnectionTestResult {
+  readonly connection: string;
+  readonly kind: 'slack' | 'webhook' | 'prefect' | 'airflow';
+  /** `ok`: every check passed; `failed`: one did (see `message`); `not_testable`: no harmless call exists for it (see `message`). */
+  readonly status: 'ok' | 'failed' | 'not_testable';
+  readonly message: string;
+  readonly checks: readonly ConnectionCheck[];
+}
+
+/** A problem that does not stop a write, answered beside its result (`warnings` of PUT /api/automations/{name}). */
+export interface ApiWarning {
+  /** Where in the request, e.g. `actions[0].connection`. */
+  readonly path: string;
+  readonly message: string;
 }

@@ -6,4 +6,7 @@ export type { StreamOptions } from './events-api.ts';
 export { AutomationsApi } from './automations-api.ts';
 export { EventsApi } from './events-api.ts';
 export { ActionRunsApi } from './action-runs-api.ts';
+export { FiringsApi, type AllFiringsFilter } from './firings-api.ts';
+export { KeysApi } from './keys-api.ts';
+export { ConnectionsApi } from './connections-api.ts';
 export * from './types.ts';

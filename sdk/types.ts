@@ -5,7 +5,7 @@
 import type { Automation, AutomationInput } from '../schemas/automation.ts';
 import type { IncomingEvent, VigilEvent } from '../schemas/event.ts';
 import type { ApiProblem } from './errors.ts';
-import type { ActionRun, ActionRunStatus, Firing } from '../schemas/api-resources.ts';
+import type { ActionRun, ActionRunStatus, ApiWarning, Firing } from '../schemas/api-resources.ts';
 
 export type { Automation, AutomationInput, ValidationError } from '../schemas/automation.ts';
 export type { IncomingEvent, VigilEvent, Resource, RelatedResource } from '../schemas/event.ts';
@@ -54,6 +54,8 @@ export interface PutAutomationResult {
   readonly created: boolean;
   /** False when the stored definition was identical (nothing written: no version bump, no reload). */
   readonly changed: boolean;
+  /** Problems that did not stop the write, e.g. an action naming a connection that does not exist. */
+  readonly warnings?: readonly ApiWarning[];
 }
 
 /** PATCH: the fields that change without resending the document. */
@@ -69,7 +71,9 @@ export type AutomationValidation =
   | { readonly valid: true; readonly automation: Automation }
   | { readonly valid: false; readonly message: string; readonly errors: readonly ApiProblem[] };
 
-export type { Firing } from '../schemas/api-resources.ts';
+export type { Firing, ConnectionTestResult, ConnectionCheck, ApiWarning } from '../schemas/api-resources.ts';
+export type { ApiKeyResource, CreatedApiKey, Scope } from '../schemas/api-key.ts';
+export type { RedactedConnection, ConnectionConfig } from '../schemas/connection.ts';
 
 export interface FiringFilter {
   readonly status?: 'triggered' | 'resolved';

@@ -1,11 +1,14 @@
 import { eventLimits } from '../schemas/limits.ts';
 import { ActionRunsApi } from './action-runs-api.ts';
 import { AutomationsApi } from './automations-api.ts';
+import { ConnectionsApi } from './connections-api.ts';
 import { isRetryableStatus } from './backoff.ts';
 import { VigilApiError, type VigilDeliveryError } from './errors.ts';
 import { EventBatcher, type EmitterStats, type PostOutcome, type RetryInfo } from './event-batcher.ts';
 import { EventsApi } from './events-api.ts';
+import { FiringsApi } from './firings-api.ts';
 import { apiError, HttpTransport } from './http-transport.ts';
+import { KeysApi } from './keys-api.ts';
 import type { IncomingEvent } from './types.ts';
 
 export const sdkVersion = '0.1.0';
@@ -73,13 +76,16 @@ function stderrReporter(): (error: VigilDeliveryError) => void {
  * `emit()` hands events to a bounded in-memory buffer and returns at once (it never blocks and
  * never throws); a background loop sends them in batches, retrying transient failures with
  * exponential backoff and full jitter. Call `close()` on shutdown to deliver what is buffered.
- * The management APIs (`automations`, `events`, `actionRuns`) are plain awaited calls that throw
+ * The management APIs (`automations`, `events`, `actionRuns`, `firings`, `keys`, `connections`) are plain awaited calls that throw
  * `VigilApiError` on a non-2xx answer.
  */
 export class VigilClient {
   readonly automations: AutomationsApi;
   readonly events: EventsApi;
   readonly actionRuns: ActionRunsApi;
+  readonly firings: FiringsApi;
+  readonly keys: KeysApi;
+  readonly connections: ConnectionsApi;
   readonly #http: HttpTransport;
   readonly #batcher: EventBatcher;
 
@@ -115,6 +121,9 @@ export class VigilClient {
     this.automations = new AutomationsApi(this.#http);
     this.events = new EventsApi(this.#http);
     this.actionRuns = new ActionRunsApi(this.#http);
+    this.firings = new FiringsApi(this.#http);
+    this.keys = new KeysApi(this.#http);
+    this.connections = new ConnectionsApi(this.#http);
   }
 
   /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { PermanentActionError } from '../../platform/ports/action-queue.ts';
 import type { ConnectionOf } from '../../schemas/connection.ts';
-import type { ExecutionContext, ExecutionResult } from '../executor.ts';
+import type { ExecutionResult } from '../executor.ts';
 import { jsonOf, type HttpResult } from '../http.ts';
 import { PermanentHttpError, RetryableHttpError, classifyTransportError, throwUnlessSuccess } from '../retry-policy.ts';
 import { jwtExpiry } from './token-cache.ts';
-import type { Orchestrator } from './orchestrator.ts';
+import type { Orchestrator, OrchestratorContext } from './orchestrator.ts';
 
 /*
  * Airflow stable REST API.
@@ -23,7 +23,7 @@ import type { Orchestrator } from './orchestrator.ts';
 
 const dagIdPattern = /^[A-Za-z0-9_.-]{1,250}$/;
 
-export function airflowOrchestrator(context: ExecutionContext, connectionName: string, connection: ConnectionOf<'airflow'>): Orchestrator {
+export function airflowOrchestrator(context: OrchestratorContext, connectionName: string, connection: ConnectionOf<'airflow'>): Orchestrator {
   const base = connection.base_url.replace(/\/+$/, '');
   const apiBase = `${base}/api/v${connection.api_version}`;
   const tokenKey = `airflow:${connectionName}:${createHash('sha256').update(`${connection.username ?? ''}:${connection.password ?? ''}`).digest('hex').slice(0, 16)}`;
@@ -55,13 +55,13 @@ export function airflowOrchestrator(context: ExecutionContext, connectionName: s
     return `Bearer ${await context.tokens.get(tokenKey, login)}`;
   }
 
-  async function call(method: 'POST' | 'PATCH', path: string, body: unknown, what: string): Promise<HttpResult> {
+  async function call(method: 'GET' | 'POST' | 'PATCH', path: string, body: unknown, what: string): Promise<HttpResult> {
     const send = async () =>
       context.http({
         url: `${apiBase}${path}`,
         method,
-        headers: { authorization: await authorization(), 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
+        headers: { authorization: await authorization(), ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         timeoutMs: context.timeoutMs,
         signal: context.signal,
       });
@@ -119,6 +119,13 @@ export function airflowOrchestrator(context: ExecutionContext, connectionName: s
       const response = await call('PATCH', `/pools/${encodeURIComponent(workQueue)}?update_mask=slots`, body, what);
       throwUnlessSuccess(what, response.status, response.body, response.headers['retry-after']);
       return { responseStatus: response.status, responseBody: response.body, result: { orchestrator: 'airflow', pool: workQueue, slots: newSlots } };
+    },
+
+    async read({ method, path, body }) {
+      const what = `Airflow ${method} /api/v${connection.api_version}${path.split('?')[0]}`;
+      const response = await call(method, path, body, what);
+      throwUnlessSuccess(what, response.status, response.body, response.headers['retry-after']);
+      return response;
     },
   };
 }

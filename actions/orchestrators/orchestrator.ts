@@ -1,4 +1,5 @@
-import type { ExecutionResult } from '../executor.ts';
+import type { ExecutionContext, ExecutionResult } from '../executor.ts';
+import type { HttpResult } from '../http.ts';
 
 /** The operations the orchestrator actions need, on Prefect or Airflow. */
 export interface Orchestrator {
@@ -12,4 +13,13 @@ export interface Orchestrator {
   setWorkQueuePaused(request: { workQueue: string; paused: boolean; slots?: number }): Promise<ExecutionResult>;
   /** Prefect deployment schedule; Airflow DAG (paused/unpaused). */
   setSchedulePaused(request: { deployment: string; paused: boolean }): Promise<ExecutionResult>;
+  /**
+   * A read of the orchestrator's API (path relative to the API base: Prefect's api_url,
+   * Airflow's /api/vN) with the connection's credentials, as the actions send them; non-2xx
+   * answers and transport failures throw the actions' errors. For connection tests.
+   */
+  read(request: { method: 'GET' | 'POST'; path: string; body?: unknown }): Promise<HttpResult>;
 }
+
+/** What an orchestrator needs of an action attempt's context (a connection test provides the same). */
+export type OrchestratorContext = Pick<ExecutionContext, 'http' | 'tokens' | 'timeoutMs' | 'signal' | 'runId'>;

@@ -1,8 +1,8 @@
 import { PermanentActionError } from '../../platform/ports/action-queue.ts';
 import type { ConnectionOf } from '../../schemas/connection.ts';
-import type { ExecutionContext, ExecutionResult } from '../executor.ts';
+import type { ExecutionResult } from '../executor.ts';
 import { callOrThrow, jsonOf, type HttpResult } from '../http.ts';
-import type { Orchestrator } from './orchestrator.ts';
+import type { Orchestrator, OrchestratorContext } from './orchestrator.ts';
 
 /*
  * Prefect 3 REST API (server and Cloud):
@@ -16,7 +16,7 @@ import type { Orchestrator } from './orchestrator.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function prefectOrchestrator(context: ExecutionContext, connection: ConnectionOf<'prefect'>): Orchestrator {
+export function prefectOrchestrator(context: OrchestratorContext, connection: ConnectionOf<'prefect'>): Orchestrator {
   const base = connection.api_url.replace(/\/+$/, '');
   const headers: Record<string, string> = { accept: 'application/json' };
   if (connection.api_key) headers.authorization = `Bearer ${connection.api_key}`;
@@ -71,6 +71,10 @@ export function prefectOrchestrator(context: ExecutionContext, connection: Conne
       const id = await deploymentId(deployment);
       const response = await call('POST', `/deployments/${id}/${paused ? 'pause_deployment' : 'resume_deployment'}`);
       return { responseStatus: response.status, responseBody: response.body, result: { orchestrator: 'prefect', deployment_id: id, paused } };
+    },
+
+    read({ method, path, body }) {
+      return call(method, path, body);
     },
   };
 }

@@ -83,6 +83,11 @@ export const firingsQuery = z
   })
   .strict();
 
+/** GET /api/firings: the firings of every automation, or of one. */
+export const allFiringsQuery = firingsQuery
+  .extend({ automation: z.string().min(1, 'must not be empty').max(256, 'must be at most 256 characters').optional().describe('Only the firings of this automation') })
+  .strict();
+
 // ---------------------------------------------------------------------------------------------
 // Responses (documentation only)
 
@@ -99,6 +104,7 @@ const firingWindow = z.object({ start: isoTime, end: isoTime });
 
 export const storedFiringSchema = z.object({
   id: z.uuid(),
+  automation_name: z.string().describe('The automation that fired (firings outlive a deleted automation)'),
   status: z.enum(firingStatuses),
   triggered_at: isoTime,
   resolved_at: isoTime.nullable(),
@@ -155,7 +161,7 @@ const testBodyDocument = z
 
 type JsonSchema = Record<string, unknown>;
 
-function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return z.toJSONSchema(schema, { target: 'openapi-3.0', io, unrepresentable: 'any' });
 }
 
@@ -185,6 +191,7 @@ export interface OpenApiSchemas {
   readonly firingsQuery: JsonSchema;
   readonly firingsPage: JsonSchema;
   readonly nameParams: JsonSchema;
+  readonly putResult: JsonSchema;
 }
 
 /** The routes' JSON Schemas; call once per app (they are registered as shared schemas). */
@@ -211,6 +218,20 @@ export function openApiSchemas(app: FastifyInstance): OpenApiSchemas {
     testResult: toJsonSchema(testResultSchema, 'output'),
     firingsQuery: toJsonSchema(firingsQuery, 'input'),
     firingsPage: toJsonSchema(firingsPageSchema, 'output'),
+    putResult: {
+      type: 'object',
+      properties: {
+        automation: { $ref: 'vigil.StoredAutomation#' },
+        created: { type: 'boolean' },
+        changed: { type: 'boolean' },
+        warnings: {
+          type: 'array',
+          description: 'What is saved but cannot work yet, by path (e.g. `actions[0].connection`: no such connection)',
+          items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } }, required: ['path', 'message'] },
+        },
+      },
+      required: ['automation', 'created', 'changed', 'warnings'],
+    },
     nameParams: {
       type: 'object',
       properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$', description: 'The automation name' } },

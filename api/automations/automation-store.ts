@@ -77,6 +77,7 @@ export type FiringResource = Firing;
 
 interface FiringRow {
   id: string;
+  automation_name: string;
   status: 'triggered' | 'resolved';
   triggered_at: Date;
   resolved_at: Date | null;
@@ -115,19 +116,22 @@ export function decodeFiringsCursor(text: string): FiringsCursor | undefined {
 }
 
 export interface FiringsFilter {
+  /** One automation's firings; every automation's when absent. */
+  readonly automation?: string | undefined;
   readonly status?: 'triggered' | 'resolved' | undefined;
   readonly since?: Date | undefined;
   readonly until?: Date | undefined;
 }
 
-/** An automation's firings, newest first (triggered_at, then id), `limit` at a time. */
-export async function firingsPage(db: Database, name: string, filter: FiringsFilter, limit: number, after?: FiringsCursor): Promise<{ firings: FiringResource[]; next?: string }> {
-  const params: unknown[] = [name];
-  const conditions = ['automation_name = $1'];
+/** Firings, newest first (triggered_at, then id), `limit` at a time. */
+export async function firingsPage(db: Database, filter: FiringsFilter, limit: number, after?: FiringsCursor): Promise<{ firings: FiringResource[]; next?: string }> {
+  const params: unknown[] = [];
+  const conditions = ['true'];
   const add = (sql: (placeholder: string) => string, value: unknown): void => {
     params.push(value);
     conditions.push(sql(`$${params.length}`));
   };
+  if (filter.automation !== undefined) add((p) => `automation_name = ${p}`, filter.automation);
   if (filter.status) add((p) => `status = ${p}`, filter.status);
   if (filter.since) add((p) => `triggered_at >= ${p}`, filter.since);
   if (filter.until) add((p) => `triggered_at < ${p}`, filter.until);
@@ -137,7 +141,7 @@ export async function firingsPage(db: Database, name: string, filter: FiringsFil
   }
   params.push(limit + 1);
   const rows = await db.query<FiringRow>(
-    `SELECT id, status, triggered_at, resolved_at, for_each, window_start, window_end, deadline, event_count, event_ids,
+    `SELECT id, automation_name, status, triggered_at, resolved_at, for_each, window_start, window_end, deadline, event_count, event_ids,
        to_char(triggered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position
      FROM firings WHERE ${conditions.join(' AND ')}
      ORDER BY triggered_at DESC, id DESC LIMIT $${params.length}`,
@@ -147,6 +151,7 @@ export async function firingsPage(db: Database, name: string, filter: FiringsFil
   const firings = page.map(
     (row): FiringResource => ({
       id: row.id,
+      automation_name: row.automation_name,
       status: row.status,
       triggered_at: row.triggered_at.toISOString(),
       resolved_at: row.resolved_at?.toISOString() ?? null,

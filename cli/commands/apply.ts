@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { VigilApiError } from '../../sdk/errors.ts';
 import { loadAutomations } from '../automation-files.ts';
-import { planApply, type PlanAction, type PlanStep } from '../automation-plan.ts';
+import type { ApiWarning } from '../../sdk/types.ts';
+import { planApply, sourceOf, type PlanAction, type PlanStep } from '../automation-plan.ts';
 import { connect, withConnectionOptions, type ConnectionOptions } from '../connection.ts';
 import { CliError, describeApiError, exitCodeOf, exitCodes } from '../exit-codes.ts';
 import { formatProblem } from '../input-files.ts';
@@ -69,7 +70,7 @@ export function registerApplyCommand(program: Command): void {
       }
 
       const outcome: Record<PlanAction, number> = { created: 0, changed: 0, unchanged: count(steps, 'unchanged'), deleted: 0 };
-      const results: Array<{ name: string; action: PlanAction }> = [];
+      const results: Array<{ name: string; action: PlanAction; warnings?: readonly ApiWarning[] }> = [];
       let done = 0;
       for (const step of writes) {
         try {
@@ -81,7 +82,10 @@ export function registerApplyCommand(program: Command): void {
             const result = await client.automations.put(step.local!.document as Parameters<typeof client.automations.put>[0]);
             const action: PlanAction = result.created ? 'created' : result.changed ? 'changed' : 'unchanged';
             outcome[action]++;
-            results.push({ name: step.name, action });
+            const warnings = result.warnings ?? [];
+            results.push({ name: step.name, action, ...(warnings.length > 0 ? { warnings } : {}) });
+            // Saved, but it cannot work yet (e.g. an action names a connection that does not exist).
+            if (!options.json) for (const warning of warnings) process.stderr.write(`vigil: warning: ${sourceOf(step.local!)} (${step.name}): ${warning.path}: ${warning.message}\n`);
           }
           done++;
         } catch (error) {

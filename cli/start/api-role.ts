@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { createActionRunsRepository } from '../../actions/action-runs.ts';
+import { createConnectionTester } from '../../actions/connection-test.ts';
 import { createConnectionsRepository } from '../../actions/connections.ts';
+import { createHttpClient } from '../../actions/http.ts';
+import { createEgressGuard, type EgressOptions } from '../../actions/egress-guard.ts';
 import { registerActionRunRoutes } from '../../api/action-runs-routes.ts';
 import { registerAutomationRoutes } from '../../api/automations-routes.ts';
 import { createApiKeys } from '../../api/api-keys.ts';
+import { registerApiKeyRoutes } from '../../api/api-keys-routes.ts';
 import { registerConnectionRoutes } from '../../api/connections-routes.ts';
+import { registerFiringRoutes } from '../../api/firings-routes.ts';
 import { buildServer } from '../../api/server.ts';
 import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
@@ -30,6 +35,8 @@ export interface ApiRoleOptions {
   readonly queue?: ActionQueue | undefined;
   /** VIGIL_SECRET_KEY: without it, connections can be listed and deleted but not saved (409 secret_key_missing). */
   readonly secretKey?: string | undefined;
+  /** Egress guard settings for the calls of connection tests (as for the action workers). */
+  readonly egress?: EgressOptions | undefined;
   /** Which route groups to serve: `ingest` (event intake), `api` (control plane and history). Default both. */
   readonly serve?: ReadonlyArray<'ingest' | 'api'>;
 }
@@ -45,36 +52,57 @@ export interface RunningApi {
 export async function startApiRole(options: ApiRoleOptions): Promise<RunningApi> {
   const serve = options.serve ?? ['ingest', 'api'];
   const apiKeys = createApiKeys(options.db, { adminKey: options.adminKey });
+  const stopWatchingKeys = await apiKeys.watchRevocations();
   const intake = createEventIntake({ log: options.log, metrics: options.metrics });
   const history = createEventHistory(options.db);
   const hub = createEventStreamHub(history, options.logger);
   const actionRuns = options.queue ? createActionRunsRepository(options.db, options.queue) : undefined;
-  const app = await buildServer({
-    logger: options.logger,
-    metrics: options.metrics,
-    apiKeys,
-    rateLimitPerMinute: options.rateLimitPerMinute,
-    readiness: [
-      { name: 'event_log', check: () => options.log.check() },
-      { name: 'database', check: () => options.db.check() },
-    ],
-    routes: [
-      ...(serve.includes('ingest') ? [(server: FastifyInstance) => registerIntakeRoutes(server, intake)] : []),
-      ...(serve.includes('api')
-        ? [
-            (server: FastifyInstance) => registerEventRoutes(server, history, hub),
-            (server: FastifyInstance) => registerAutomationRoutes(server, options.db),
-            (server: FastifyInstance) => registerConnectionRoutes(server, createConnectionsRepository(options.db, options.secretKey)),
-            ...(actionRuns ? [(server: FastifyInstance) => registerActionRunRoutes(server, actionRuns)] : []),
-          ]
-        : []),
-    ],
-  });
-  await app.listen({ host: options.host, port: options.port });
+  const connections = createConnectionsRepository(options.db, options.secretKey);
+  // Connection tests call out like the action workers: through an egress guard of their own.
+  const egress = createEgressGuard(options.egress);
+  const tester = createConnectionTester({ connections, http: createHttpClient(egress.dispatcher) });
+  const release = async () => {
+    hub.close();
+    await stopWatchingKeys();
+    await egress.close();
+  };
+  let built: FastifyInstance | undefined;
+  try {
+    built = await buildServer({
+      logger: options.logger,
+      metrics: options.metrics,
+      apiKeys,
+      rateLimitPerMinute: options.rateLimitPerMinute,
+      readiness: [
+        { name: 'event_log', check: () => options.log.check() },
+        { name: 'database', check: () => options.db.check() },
+      ],
+      routes: [
+        ...(serve.includes('ingest') ? [(server: FastifyInstance) => registerIntakeRoutes(server, intake)] : []),
+        ...(serve.includes('api')
+          ? [
+              (server: FastifyInstance) => registerEventRoutes(server, history, hub),
+              (server: FastifyInstance) => registerAutomationRoutes(server, options.db, { connections }),
+              (server: FastifyInstance) => registerFiringRoutes(server, options.db),
+              (server: FastifyInstance) => registerApiKeyRoutes(server, apiKeys),
+              (server: FastifyInstance) => registerConnectionRoutes(server, connections, tester),
+              ...(actionRuns ? [(server: FastifyInstance) => registerActionRunRoutes(server, actionRuns)] : []),
+            ]
+          : []),
+      ],
+    });
+    await built.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await built?.close();
+    await release();
+    throw error;
+  }
+  const app = built;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return { app, url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`, close: async () => {
     hub.close();
     await app.close();
+    await release();
   } };
 }

@@ -65,6 +65,7 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       port: config.VIGIL_PORT,
       queue: infrastructure.queue,
       secretKey: config.VIGIL_SECRET_KEY,
+      egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
       serve: (['ingest', 'api'] as const).filter((role) => selected.includes(role)),
     });
     running.push(api);

@@ -80,7 +80,7 @@ function capturingLogger(lines: string[]): Logger {
 }
 
 /** An event log stand-in: the action runs and connections routes never use it. */
-const unusedEventLog: EventLog = {
+export const unusedEventLog: EventLog = {
   partitions: 1,
   append: () => Promise.reject(new Error('the event log is not part of this test')),
   consume: () => Promise.reject(new Error('the event log is not part of this test')),
@@ -143,6 +143,7 @@ export async function startActionsApiHarness(options: ActionsApiHarnessOptions):
       port: 0,
       queue,
       secretKey: options.secretKey,
+      egress: { allowlist: ['127.0.0.1'] },
     });
   } catch (error) {
     await relay?.close();

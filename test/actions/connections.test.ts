@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createConnectionsRepository, redacted } from '../../actions/connections.ts';
+import { createConnectionsRepository, redacted, secretSet } from '../../actions/connections.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 
 describe('connections repository', () => {
@@ -17,7 +17,8 @@ describe('connections repository', () => {
   test('secrets are encrypted at rest and never returned; resolve decrypts them', async () => {
     const repository = createConnectionsRepository(database.db, key);
     const saved = await repository.upsert('oncall', { kind: 'slack', bot_token: 'xoxb-super-secret-token', api_url: 'https://slack.com/api' });
-    assert.equal(saved.config.bot_token, redacted);
+    assert.equal(saved.config.bot_token, secretSet);
+    assert.ok(!('webhook_url' in saved.config), 'a secret never given is left out');
     assert.equal(saved.config.api_url, 'https://slack.com/api');
     assert.doesNotMatch(JSON.stringify(saved), /super-secret/);
     assert.doesNotMatch(JSON.stringify(await repository.get('oncall')), /super-secret/);
@@ -45,6 +46,17 @@ describe('connections repository', () => {
     await assert.rejects(createConnectionsRepository(database.db, randomBytes(32)).resolve('prefect', 'prefect'), /another secret key/);
     await assert.rejects(repository.resolve('prefect', 'slack'), /is a prefect connection; this action needs a slack connection/);
     assert.throws(() => createConnectionsRepository(database.db, 'too-short'), /32 bytes/);
+  });
+
+  test('which secrets are set shows without the key; rows stored before that was kept learn it by decrypting, or say [redacted]', async () => {
+    const repository = createConnectionsRepository(database.db, key);
+    await repository.upsert('airflow-legacy', { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 1, username: 'u', password: 'pw-legacy' });
+    const withoutKey = createConnectionsRepository(database.db, undefined);
+    assert.deepEqual((await withoutKey.get('airflow-legacy'))?.config, { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 1, username: 'u', password: secretSet });
+    // As stored by a Vigil before secret_fields existed.
+    await database.db.query(`UPDATE connections SET secret_fields = NULL WHERE name = 'airflow-legacy'`);
+    assert.deepEqual((await repository.get('airflow-legacy'))?.config, { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 1, username: 'u', password: secretSet });
+    assert.deepEqual((await withoutKey.get('airflow-legacy'))?.config, { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 1, username: 'u', password: redacted, token: redacted });
   });
 
   test('tampered ciphertext is detected', async () => {

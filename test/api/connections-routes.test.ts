@@ -75,21 +75,25 @@ describe('connections routes with VIGIL_SECRET_KEY', () => {
   const put = (name: string, body: unknown, options: { key?: string | null; contentType?: string | null } = {}) =>
     harness.request('PUT', `/api/connections/${name}`, { body: typeof body === 'string' || Buffer.isBuffer(body) ? body : (body as object), ...options });
 
-  test('PUT creates (201) and replaces (200); every kind comes back with its secrets redacted', async () => {
-    const cases: Array<[string, Record<string, unknown>, string[]]> = [
-      ['slack-oncall', { kind: 'slack', bot_token: secrets.botToken, pacing_ms: 500 }, ['bot_token', 'webhook_url']],
-      ['slack-hook', { kind: 'slack', webhook_url: secrets.webhookUrl }, ['webhook_url', 'bot_token']],
-      ['signed-hook', { kind: 'webhook', signing_secret: secrets.signingSecret, headers: { Authorization: secrets.authorization } }, ['signing_secret', 'headers']],
-      ['prefect-cloud', { kind: 'prefect', api_url: 'https://api.prefect.cloud/api/accounts/a/workspaces/w', api_key: secrets.prefectKey }, ['api_key', 'auth_string']],
-      ['airflow.prod', { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 2, username: 'vigil', password: secrets.airflowPassword }, ['password', 'token']],
+  test('PUT creates (201) and replaces (200); every kind comes back with each secret given shown as "set", the others left out', async () => {
+    // name, connection, secret fields given, secret fields never given
+    const cases: Array<[string, Record<string, unknown>, string[], string[]]> = [
+      ['slack-oncall', { kind: 'slack', bot_token: secrets.botToken, pacing_ms: 500 }, ['bot_token'], ['webhook_url']],
+      ['slack-hook', { kind: 'slack', webhook_url: secrets.webhookUrl }, ['webhook_url'], ['bot_token']],
+      ['signed-hook', { kind: 'webhook', signing_secret: secrets.signingSecret, headers: { Authorization: secrets.authorization } }, ['signing_secret', 'headers'], []],
+      ['plain-hook', { kind: 'webhook' }, [], ['signing_secret', 'headers']],
+      ['prefect-cloud', { kind: 'prefect', api_url: 'https://api.prefect.cloud/api/accounts/a/workspaces/w', api_key: secrets.prefectKey }, ['api_key'], ['auth_string']],
+      ['airflow.prod', { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 2, username: 'vigil', password: secrets.airflowPassword }, ['password'], ['token']],
     ];
-    for (const [name, config, secretFieldNames] of cases) {
+    for (const [name, config, given, notGiven] of cases) {
       const created = await put(name, config);
       assert.equal(created.status, 201, `${name}: ${created.text}`);
       const body = created.body as RedactedConnection;
       assert.equal(body.name, name);
       assert.equal(body.kind, config.kind);
-      for (const field of secretFieldNames) assert.equal(body.config[field], '[redacted]', `${name}.${field}`);
+      for (const field of given) assert.equal(body.config[field], 'set', `${name}.${field}`);
+      for (const field of notGiven) assert.ok(!(field in body.config), `${name}.${field} was never given: ${JSON.stringify(body.config)}`);
+      const secretFieldNames = [...given, ...notGiven];
       for (const [field, value] of Object.entries(config)) {
         if (!secretFieldNames.includes(field)) assert.deepEqual(body.config[field], value, `${name}.${field} is returned as sent`);
       }
@@ -101,22 +105,24 @@ describe('connections routes with VIGIL_SECRET_KEY', () => {
 
     const one = await harness.request('GET', '/api/connections/airflow.prod');
     assert.equal(one.status, 200);
-    assert.deepEqual((one.body as RedactedConnection).config, { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 2, username: 'vigil', password: '[redacted]', token: '[redacted]' });
+    assert.deepEqual((one.body as RedactedConnection).config, { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 2, username: 'vigil', password: 'set' });
 
     const list = await harness.request('GET', '/api/connections');
     assert.equal(list.status, 200);
     const names = (list.body as { connections: RedactedConnection[] }).connections.map((connection) => connection.name);
-    assert.deepEqual(names, ['airflow.prod', 'prefect-cloud', 'signed-hook', 'slack-hook', 'slack-oncall']);
+    assert.deepEqual(names, ['airflow.prod', 'plain-hook', 'prefect-cloud', 'signed-hook', 'slack-hook', 'slack-oncall']);
+    const listedHook = (list.body as { connections: RedactedConnection[] }).connections.find((connection) => connection.name === 'signed-hook');
+    assert.deepEqual(listedHook?.config, { kind: 'webhook', signing_secret: 'set', headers: 'set' });
 
     // The workers still get the real values.
     assert.equal((await harness.connections.resolve('signed-hook', 'webhook')).headers.Authorization, secrets.authorization);
     assert.equal((await harness.connections.resolve('slack-oncall', 'slack')).bot_token, secrets.botToken);
   });
 
-  test('a secret sent back as "[redacted]" keeps the stored value; with nothing stored it is a 422', async () => {
+  test('a secret sent back as "set" (or "[redacted]") keeps the stored value; with nothing stored it is a 422', async () => {
     const read = (await harness.request('GET', '/api/connections/prefect-cloud')).body as RedactedConnection;
+    assert.equal(read.config.api_key, 'set');
     const edited: Record<string, unknown> = { ...read.config, api_url: 'https://api.prefect.cloud/api/accounts/b/workspaces/w' };
-    delete edited.auth_string;
     const saved = await put('prefect-cloud', edited);
     assert.equal(saved.status, 200, saved.text);
     const resolved = await harness.connections.resolve('prefect-cloud', 'prefect');
@@ -127,7 +133,12 @@ describe('connections routes with VIGIL_SECRET_KEY', () => {
     assert.equal((await put('prefect-cloud', { ...edited, api_key: secrets.prefectKey2 })).status, 200);
     assert.equal((await harness.connections.resolve('prefect-cloud', 'prefect')).api_key, secrets.prefectKey2);
 
-    const fresh = await put('prefect-new', { kind: 'prefect', api_url: 'http://prefect:4200/api', api_key: '[redacted]' });
+    // The older placeholder keeps it too; the secret fields set stay the same.
+    assert.equal((await put('prefect-cloud', { ...edited, api_key: '[redacted]' })).status, 200);
+    assert.equal((await harness.connections.resolve('prefect-cloud', 'prefect')).api_key, secrets.prefectKey2);
+    assert.deepEqual(((await harness.request('GET', '/api/connections/prefect-cloud')).body as RedactedConnection).config, { kind: 'prefect', api_url: 'https://api.prefect.cloud/api/accounts/b/workspaces/w', api_key: 'set' });
+
+    const fresh = await put('prefect-new', { kind: 'prefect', api_url: 'http://prefect:4200/api', api_key: 'set' });
     assert.equal(fresh.status, 422);
     assert.deepEqual((fresh.body as Problem).errors?.map((problem) => problem.path), ['api_key']);
     assert.match((fresh.body as Problem).errors![0]!.message, /there is no connection "prefect-new" yet; send the secret's value/);

@@ -13,6 +13,9 @@ import { header, isObject, jsonBody, startHttpStandIn, type HttpStandIn, type Re
  *   POST  /api/vN/dags/{dag_id}/dagRuns                    → 200 DAGRun; 409 when dag_run_id exists
  *   PATCH /api/vN/dags/{dag_id}?update_mask=is_paused      → 200 DAG
  *   PATCH /api/vN/pools/{pool_name}?update_mask=slots      → 200 Pool
+ *   GET   /api/vN/version                                  → 200 {version, git_version}, no credentials needed
+ *   GET   /api/vN/dags?limit=N                             → 200 {dags, total_entries}
+ * Airflow 3 answers /api/v1/… with 404 "/api/v1 has been removed in Airflow 3, …".
  */
 
 export interface AirflowDagRun {
@@ -84,7 +87,12 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
       issued += 1;
       return { status: 201, body: { access_token: token } };
     }
+    if (version === 2 && request.path.startsWith('/api/v1/')) {
+      return { status: 404, body: { detail: '/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead.' } };
+    }
     if (!request.path.startsWith(`${prefix}/`)) return { status: 404, body: { detail: 'Not Found' } };
+    // Version information needs no credentials (in Airflow 2 and 3).
+    if (request.method === 'GET' && request.path === `${prefix}/version`) return { status: 200, body: { version: version === 1 ? '2.10.5' : '3.0.2', git_version: null } };
     if (!authorized(request)) return version === 1 ? problem(401, 'Unauthorized', 'Unauthorized') : { status: 401, body: { detail: 'Not authenticated' } };
     const path = request.path.slice(prefix.length);
     const body = jsonBody(request);
@@ -114,6 +122,12 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
       };
       dagRuns.push(run);
       return { status: 200, body: { ...run, state: 'queued', run_type: 'manual', external_trigger: true } };
+    }
+
+    if (path === '/dags' && request.method === 'GET') {
+      const limit = Number(request.query.get('limit') ?? '100');
+      const all = [...dags].map(([dagId, dag]) => ({ dag_id: dagId, is_paused: dag.is_paused }));
+      return { status: 200, body: { dags: all.slice(0, limit), total_entries: all.length } };
     }
 
     if ((match = /^\/dags\/([^/]+)$/.exec(path)) && request.method === 'PATCH') {

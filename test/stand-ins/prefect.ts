@@ -7,6 +7,8 @@ import { header, isObject, jsonBody, startHttpStandIn, type HttpStandIn, type Re
  *   GET   /api/deployments/name/{flow}/{deployment}                       → Deployment
  *   POST  /api/deployments/{id}/pause_deployment | resume_deployment      → 200
  *   PATCH /api/work_queues/{id}                    WorkQueueUpdate        → 204
+ *   GET   /api/health                                                   → true (no credentials needed)
+ *   POST  /api/deployments/count                     filters             → the number of deployments
  * Like the real server: path ids must be UUIDs (422), request models forbid unknown fields
  * (422 extra_forbidden), unknown ids are 404 {"detail": "… not found"}. Auth: bearer API key
  * (Cloud) or basic auth (server auth string); 401 otherwise.
@@ -61,6 +63,8 @@ export async function startPrefectStandIn(options: { apiKey?: string; authString
   }
 
   const standIn = await startHttpStandIn((request) => {
+    // Like the server's auth middleware: health and readiness probes need no credentials.
+    if (request.method === 'GET' && request.path === '/api/health') return { status: 200, body: true };
     if (!authorized(request)) return { status: 401, body: { detail: 'Unauthorized' } };
     const path = request.path;
     let match: RegExpExecArray | null;
@@ -107,6 +111,13 @@ export async function startPrefectStandIn(options: { apiKey?: string; authString
       };
       flowRuns.push(run);
       return { status: 201, body: { ...run, state: { type: 'SCHEDULED', name: 'Scheduled' } } };
+    }
+
+    if (path === '/api/deployments/count' && request.method === 'POST') {
+      const body = jsonBody(request);
+      if (request.body !== '' && !isObject(body)) return validation(['body'], 'Input should be a valid dictionary', 'dict_type');
+      const extra = isObject(body) ? extraFields(body, new Set(['flows', 'flow_runs', 'task_runs', 'deployments', 'work_pools', 'work_pool_queues'])) : undefined;
+      return extra ?? { status: 200, body: 1 };
     }
 
     if ((match = /^\/api\/work_queues\/([^/]+)$/.exec(path))) {

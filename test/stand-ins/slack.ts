@@ -10,6 +10,7 @@ import { header, isObject, jsonBody, startHttpStandIn, type HttpStandIn, type Re
  *   Success: `{"ok": true, "channel": "C…", "ts": "…", "message": {…}}`.
  * - POST /services/T…/B…/… (incoming webhook): JSON with `text` or `blocks`; answers a plain
  *   `ok`, or 400 invalid_payload / no_text, 404 no_service.
+ * - POST /api/auth.test with the bearer token: `{"ok": true, "team", "user", …}`, or not_authed / invalid_auth.
  * - Rate limits: HTTP 429 with `Retry-After` (seconds), injected with `failNext`.
  */
 
@@ -71,6 +72,14 @@ export async function startSlackStandIn(options: { botToken?: string } = {}): Pr
     return ok({ channel: channelId, ts, message: { type: 'message', text, ts, ...(threadTs ? { thread_ts: threadTs } : {}) } });
   }
 
+  /** auth.test: who the token is; the same errors as every Web API method for a missing or wrong token. */
+  function authTest(request: RecordedRequest): Reply {
+    const authorization = header(request, 'authorization');
+    if (!authorization) return { status: 200, body: { ok: false, error: 'not_authed' } };
+    if (authorization !== `Bearer ${botToken}`) return { status: 200, body: { ok: false, error: 'invalid_auth' } };
+    return { status: 200, body: { ok: true, url: 'https://vigil-test.slack.com/', team: 'Vigil Test', user: 'vigil-bot', team_id: 'T0VIGIL', user_id: 'U0VIGIL', bot_id: 'B0VIGIL' } };
+  }
+
   function webhook(request: RecordedRequest): Reply {
     if (request.path !== webhookPath) return { status: 404, body: 'no_service' };
     const body = jsonBody(request);
@@ -92,6 +101,7 @@ export async function startSlackStandIn(options: { botToken?: string } = {}): Pr
   const standIn = await startHttpStandIn((request) => {
     if (request.method !== 'POST') return { status: 405, body: 'method_not_allowed' };
     if (request.path === '/api/chat.postMessage') return postMessage(request);
+    if (request.path === '/api/auth.test') return authTest(request);
     if (request.path.startsWith('/services/')) return webhook(request);
     return { status: 404, body: { ok: false, error: 'unknown_method' } };
   });
