@@ -19,11 +19,13 @@ export const newApiKey = z
       .max(128, 'must be at most 128 characters')
       // eslint-disable-next-line no-control-regex
       .refine((name) => !/[\u0000-\u001f\u007f]/.test(name), 'must not contain control characters')
+      .meta({ pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
       .describe('Who or what uses the key, e.g. `airflow-prod`'),
     scopes: z
       .array(z.enum(apiKeyScopes, { message: `must be one of ${apiKeyScopes.join(', ')}` }), { message: `must be a list of scopes (${apiKeyScopes.join(', ')})` })
       .min(1, 'must hold at least one scope')
       .refine((list) => new Set(list).size === list.length, 'must not repeat a scope')
+      .meta({ uniqueItems: true })
       .describe('What the key may do: `events:write` (send events), `read` (read everything), `admin` (everything)'),
   })
   .strict();

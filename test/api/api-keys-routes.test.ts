@@ -132,6 +132,20 @@ describe('API keys routes', () => {
     assert.match(((await harness.request('DELETE', '/api/keys/bootstrap-admin')).body as Problem).message, /VIGIL_ADMIN_KEY/);
   });
 
+  test('the OpenAPI document declares each route\'s answers and the body\'s constraints', async () => {
+    const document = (await harness.request('GET', '/openapi.json')).body as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: { properties: Record<string, Record<string, unknown>>; additionalProperties?: unknown } }> } }>>;
+    };
+    const codes = (path: string, method: string) => Object.keys(document.paths[path]?.[method]?.responses ?? {}).sort();
+    assert.deepEqual(codes('/api/keys', 'get'), ['200', '401', '403']);
+    assert.deepEqual(codes('/api/keys', 'post'), ['201', '400', '401', '403', '415', '422']);
+    assert.deepEqual(codes('/api/keys/{id}', 'delete'), ['204', '401', '403', '404']);
+    const body = document.paths['/api/keys']!.post!.requestBody!.content['application/json']!.schema;
+    assert.equal(body.additionalProperties, false);
+    assert.deepEqual(body.properties.scopes, { ...body.properties.scopes, minItems: 1, uniqueItems: true, items: { type: 'string', enum: ['events:write', 'read', 'admin'] } });
+    assert.equal(body.properties.name!.maxLength, 128);
+  });
+
   describe('with a second API on connections of its own', () => {
     let otherDb: Database;
     let other: RunningApi;
