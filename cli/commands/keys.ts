@@ -45,7 +45,8 @@ async function onDatabase<T>(why: string, work: (keys: ApiKeys) => Promise<T>): 
     ({ db } = await openMigratedDatabase(config));
   } catch (error) {
     if (error instanceof Error && error.name === 'StoreLockedError') {
-      throw new CliError(exitCodes.server, `${error.message}; a running Vigil holds it: run the command without --local, with --url and an admin --api-key for it`);
+      const hint = why === '--local' ? 'run the command without --local to go through its API' : 'give its admin key (--api-key or VIGIL_API_KEY, e.g. its VIGIL_ADMIN_KEY) to go through its API';
+      throw new CliError(exitCodes.server, `${error.message}; a running Vigil holds it: ${hint}`);
     }
     throw error;
   }
