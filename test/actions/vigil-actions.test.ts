@@ -37,6 +37,24 @@ describe('pause-automation, resume-automation and emit-event', () => {
     }
   });
 
+  test('pause-automation pauses as the API does: definition.enabled false and its deadlines no longer due', async () => {
+    // A deadline automation with an open deadline already due: paused, the deadline timer must
+    // not keep claiming it (nor fire it stale on resume), and the stored definition says paused.
+    const db = harness.database.db;
+    await db.query(`INSERT INTO automations (name, definition) VALUES ('overdue-sla', '{"name": "overdue-sla", "enabled": true}')`);
+    await db.query(
+      `INSERT INTO trigger_state (automation_name, state_key, trigger_hash, state, due_at) VALUES ('overdue-sla', '', 'h', '{}', now() - interval '1 minute')`,
+    );
+    const pause = await harness.fire({ kind: 'pause-automation', automation: 'overdue-sla', retry: fastRetry });
+    await harness.waitForRun(pause, 'succeeded');
+    const [automation] = await db.query<{ enabled: boolean; definition_enabled: boolean }>(
+      `SELECT enabled, (definition->>'enabled')::boolean AS definition_enabled FROM automations WHERE name = 'overdue-sla'`,
+    );
+    assert.deepEqual(automation, { enabled: false, definition_enabled: false });
+    const [state] = await db.query<{ due_at: Date | null }>(`SELECT due_at FROM trigger_state WHERE automation_name = 'overdue-sla'`);
+    assert.equal(state!.due_at, null, 'a paused automation has nothing due');
+  });
+
   test('emit-event emits a templated derived event with a deterministic id, vigil_depth and follows', async () => {
     const context = firingContext();
     const id = await harness.fire(
