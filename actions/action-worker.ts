@@ -7,7 +7,7 @@ import { action as actionSchema, parseDuration, type Action, type ActionKind } f
 import { createConnectionsRepository } from './connections.ts';
 import { scrub, trackingConnections } from './secret-scrubbing.ts';
 import { actionLifecycleEvent } from './action-lifecycle-events.ts';
-import type { EmitEvents, ExecutionContext, Executor } from './executor.ts';
+import type { AutomationSwitch, EmitEvents, ExecutionContext, Executor } from './executor.ts';
 import { createHttpClient } from './http.ts';
 import { executors } from './kinds/index.ts';
 import { outboxJobFromData, type OutboxJob } from './outbox-job.ts';
@@ -36,6 +36,8 @@ export interface ActionWorkersOptions {
   readonly queue: ActionQueue;
   /** Appends events to the event log (EventLog.append). */
   readonly emit: EmitEvents;
+  /** Pauses and resumes automations (pause-automation, resume-automation). */
+  readonly automations: AutomationSwitch;
   readonly logger: Logger;
   /** Actions run at once by this process (default 64). */
   readonly concurrency?: number;
@@ -186,6 +188,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
       signal,
       http,
       connections: trackingConnections(connections, secrets),
+      automations: options.automations,
       db,
       emit,
       pacer,

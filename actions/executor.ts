@@ -13,6 +13,15 @@ import type { TokenCache } from './orchestrators/token-cache.ts';
 export type EmitEvents = (events: readonly VigilEvent[]) => Promise<void>;
 
 /** Everything an action kind's executor gets for one attempt. */
+/**
+ * Pausing and resuming automations, for the pause-automation and resume-automation actions:
+ * the automations' one owner (triggers/automation-repository.ts), handed in by the composition
+ * root, so that an action pauses exactly as the API does. Null when there is no such automation.
+ */
+export interface AutomationSwitch {
+  setEnabled(name: string, enabled: boolean): Promise<{ readonly enabled: boolean } | null>;
+}
+
 export interface ExecutionContext<A extends Action = Action> {
   readonly action: A;
   readonly job: OutboxJob;
@@ -26,6 +35,7 @@ export interface ExecutionContext<A extends Action = Action> {
   readonly http: HttpClient;
   readonly connections: ConnectionsRepository;
   readonly db: Database;
+  readonly automations: AutomationSwitch;
   readonly emit: EmitEvents;
   readonly pacer: ChannelPacer;
   readonly tokens: TokenCache;

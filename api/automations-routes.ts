@@ -4,7 +4,7 @@ import type { Database } from '../platform/ports/database.ts';
 import { automationNamePattern, validateAutomation } from '../schemas/automation.ts';
 import { createAutomationRepository, type AutomationRepository } from '../triggers/index.ts';
 import { firingsQuery, listQuery, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
-import { automationResource, createAutomation, hasFirings, patchAutomation, type AutomationResource } from './automations/automation-store.ts';
+import { automationResource, hasFirings, type AutomationResource } from './automations/automation-store.ts';
 import { connectionWarnings } from './automations/connection-warnings.ts';
 import { defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
 import { invalidAutomation, jsonBody, parseBody, parseQuery, unprocessable } from './automations/http-input.ts';
@@ -106,7 +106,7 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       const result = validateAutomation(objectBody(jsonBody(request, exampleAutomation), 'the body'));
       if (!result.ok) throw invalidAutomation(result.errors);
       const name = result.automation.name;
-      if (!(await createAutomation(db, result.automation))) {
+      if (!(await repository.create(result.automation))) {
         throw new HttpError(409, 'already_exists', `an automation named ${JSON.stringify(name)} exists; PUT /api/automations/${name} replaces it`);
       }
       return reply
@@ -198,7 +198,7 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       if (patch.enabled === undefined && patch.description === undefined && patch.tags === undefined) {
         throw unprocessable('invalid_patch', 'the patch is invalid', [{ path: '', message: 'must set at least one of enabled, description, tags' }]);
       }
-      if (!(await patchAutomation(db, name, patch))) throw notFound(name);
+      if (!(await repository.patch(name, patch))) throw notFound(name);
       return getResource(name);
     },
   );

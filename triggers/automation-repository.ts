@@ -1,9 +1,14 @@
 import type { Database } from '../platform/ports/database.ts';
 import { validateAutomation, type Automation, type ValidationError } from '../schemas/automation.ts';
+import { deleteStates, disarmDeadlines } from './trigger-state-store.ts';
 
 /**
- * Automations in PostgreSQL, keyed by name. Every write is validated first and announced with
- * NOTIFY vigil_automations (a table trigger), which the evaluators' catalogs listen to.
+ * Automations in PostgreSQL, keyed by name: the one module that writes the `automations` table
+ * (the API, the CLI through it, and the pause-automation and resume-automation actions all go
+ * through it). Every write is validated first and announced with NOTIFY vigil_automations (a
+ * table trigger), which the evaluators' catalogs listen to. Every pause, whichever way it
+ * comes, sets `enabled` in the column and the stored document alike and disarms the
+ * automation's deadlines.
  */
 export interface StoredAutomation {
   readonly automation: Automation;
@@ -22,10 +27,25 @@ export interface AutomationRepository {
   get(name: string): Promise<StoredAutomation | null>;
   /** Creates or replaces the automation with this name (idempotent: an identical document changes nothing). */
   upsert(json: unknown): Promise<UpsertResult>;
+  /** Inserts a validated automation; false when one of that name exists (nothing is changed then). */
+  create(automation: Automation): Promise<boolean>;
+  /**
+   * Merges the fields into the stored document (and `enabled` into its column). Nothing is
+   * written — no version bump, no NOTIFY — when the result equals what is stored. False when
+   * there is no such automation.
+   */
+  patch(name: string, patch: AutomationPatch): Promise<boolean>;
   /** Pauses or resumes; null when there is no such automation. */
   setEnabled(name: string, enabled: boolean): Promise<StoredAutomation | null>;
   /** Deletes the automation and its trigger state; false when there was none. Firings stay as history. */
   delete(name: string): Promise<boolean>;
+}
+
+/** The fields a partial update may change. */
+export interface AutomationPatch {
+  readonly enabled?: boolean | undefined;
+  readonly description?: string | undefined;
+  readonly tags?: readonly string[] | undefined;
 }
 
 interface Row {
@@ -83,8 +103,34 @@ export function createAutomationRepository(db: Database): AutomationRepository {
           const [current] = await tx.query<Row>(`SELECT ${columns} FROM automations WHERE name = $1`, [a.name]);
           return { ok: true, automation: toStored(current!), created: false, changed: false };
         }
-        if (!a.enabled) await tx.query('UPDATE trigger_state SET due_at = NULL WHERE automation_name = $1', [a.name]);
+        if (!a.enabled) await disarmDeadlines(tx, a.name);
         return { ok: true, automation: toStored(row), created: row.created, changed: true };
+      });
+    },
+    async create(automation) {
+      const rows = await db.query('INSERT INTO automations (name, definition, enabled) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING name', [
+        automation.name,
+        JSON.stringify(automation),
+        automation.enabled,
+      ]);
+      return rows.length > 0;
+    },
+    async patch(name, patch) {
+      const fields: Record<string, unknown> = {};
+      if (patch.enabled !== undefined) fields['enabled'] = patch.enabled;
+      if (patch.description !== undefined) fields['description'] = patch.description;
+      if (patch.tags !== undefined) fields['tags'] = patch.tags;
+      return db.transaction(async (tx) => {
+        const exists = await tx.query('SELECT 1 FROM automations WHERE name = $1 FOR UPDATE', [name]);
+        if (exists.length === 0) return false;
+        const updated = await tx.query(
+          `UPDATE automations SET definition = definition || $2::jsonb, enabled = COALESCE($3::boolean, enabled), version = version + 1, updated_at = now()
+           WHERE name = $1 AND ((definition || $2::jsonb) IS DISTINCT FROM definition OR enabled IS DISTINCT FROM COALESCE($3::boolean, enabled))
+           RETURNING name`,
+          [name, JSON.stringify(fields), patch.enabled ?? null],
+        );
+        if (updated.length > 0 && patch.enabled === false) await disarmDeadlines(tx, name);
+        return true;
       });
     },
     async setEnabled(name, enabled) {
@@ -96,15 +142,14 @@ export function createAutomationRepository(db: Database): AutomationRepository {
           [name, enabled],
         );
         if (!row) return null;
-        // A paused automation's deadlines do not fire; on resume the deadline timer re-arms them.
-        if (!enabled) await tx.query('UPDATE trigger_state SET due_at = NULL WHERE automation_name = $1', [name]);
+        if (!enabled) await disarmDeadlines(tx, name);
         return toStored(row);
       });
     },
     async delete(name) {
       return db.transaction(async (tx) => {
         const rows = await tx.query('DELETE FROM automations WHERE name = $1 RETURNING name', [name]);
-        await tx.query('DELETE FROM trigger_state WHERE automation_name = $1', [name]);
+        await deleteStates(tx, name);
         return rows.length > 0;
       });
     },

@@ -338,3 +338,13 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
     },
   };
 }
+
+/** A paused automation's states keep their windows, but nothing is due: on resume the deadline timer re-arms them. */
+export async function disarmDeadlines(tx: Sql, automationName: string): Promise<void> {
+  await tx.query('UPDATE trigger_state SET due_at = NULL WHERE automation_name = $1', [automationName]);
+}
+
+/** A deleted automation's states go with it (its firings stay as history). */
+export async function deleteStates(tx: Sql, automationName: string): Promise<void> {
+  await tx.query('DELETE FROM trigger_state WHERE automation_name = $1', [automationName]);
+}

@@ -4,12 +4,11 @@ import type { Automation } from '../../schemas/automation.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import type { StoredAutomation } from '../../triggers/index.ts';
 import { globToLike, historyRowToEvent, type HistoryEventRow } from '../../history/event-history.ts';
-import type { AutomationPatch } from './automation-schemas.ts';
 
 /*
- * The SQL the automations routes need beyond the automation repository (triggers/): a create
- * that never replaces, an atomic partial update, the firings of an automation page by page,
- * and the stored history of a time range for a dry run.
+ * What the automations routes read beyond the automation repository (triggers/, the one writer
+ * of `automations`): the firings of an automation page by page, and the stored history of a
+ * time range for a dry run.
  */
 
 /** An automation as the API shows it: the document with defaults, plus version and times. */
@@ -33,41 +32,6 @@ export function automationResource(stored: StoredAutomation): AutomationResource
     created_at: stored.createdAt.toISOString(),
     updated_at: stored.updatedAt.toISOString(),
   };
-}
-
-/** Inserts a validated automation; false when one of that name exists (nothing is changed then). */
-export async function createAutomation(db: Database, automation: Automation): Promise<boolean> {
-  const rows = await db.query('INSERT INTO automations (name, definition, enabled) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING name', [
-    automation.name,
-    JSON.stringify(automation),
-    automation.enabled,
-  ]);
-  return rows.length > 0;
-}
-
-/**
- * Applies a partial update in one statement: the fields are merged into the stored document
- * (and `enabled` into its column). Nothing is written — no version bump, no NOTIFY — when the
- * result equals what is stored. False when there is no such automation.
- */
-export async function patchAutomation(db: Database, name: string, patch: AutomationPatch): Promise<boolean> {
-  const fields: Record<string, unknown> = {};
-  if (patch.enabled !== undefined) fields['enabled'] = patch.enabled;
-  if (patch.description !== undefined) fields['description'] = patch.description;
-  if (patch.tags !== undefined) fields['tags'] = patch.tags;
-  return db.transaction(async (tx) => {
-    const exists = await tx.query<{ enabled: boolean }>('SELECT enabled FROM automations WHERE name = $1 FOR UPDATE', [name]);
-    if (exists.length === 0) return false;
-    const updated = await tx.query(
-      `UPDATE automations SET definition = definition || $2::jsonb, enabled = COALESCE($3::boolean, enabled), version = version + 1, updated_at = now()
-       WHERE name = $1 AND ((definition || $2::jsonb) IS DISTINCT FROM definition OR enabled IS DISTINCT FROM COALESCE($3::boolean, enabled))
-       RETURNING name`,
-      [name, JSON.stringify(fields), patch.enabled ?? null],
-    );
-    // As the repository does: a paused automation's deadlines do not fire; on resume the deadline timer re-arms them.
-    if (updated.length > 0 && patch.enabled === false) await tx.query('UPDATE trigger_state SET due_at = NULL WHERE automation_name = $1', [name]);
-    return true;
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { openBullmqActionQueue } from '../../platform/bullmq/bullmq-action-queue
 import { migrate } from '../../platform/migrations/migrate.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
 import type { FiringContext } from '../../schemas/firing.ts';
+import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:54329/vigil';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
@@ -63,7 +64,7 @@ export async function run(): Promise<Record<string, number | string>> {
   await migrate(db);
   const queue = await openBullmqActionQueue({ redisUrl, prefix: `vigil-bench-${randomBytes(4).toString('hex')}`, queueName: 'actions' });
   const logger = pino({ level: 'silent' });
-  const workers = await startActionWorkers({ db, queue, emit: () => Promise.resolve(), logger, concurrency, egress: { allowlist: ['127.0.0.1'] } });
+  const workers = await startActionWorkers({ db, queue, automations: createAutomationRepository(db), emit: () => Promise.resolve(), logger, concurrency, egress: { allowlist: ['127.0.0.1'] } });
   const action = { kind: 'call-webhook', url, body: { automation: '{{ automation.name }}', resource: '{{ event.resource.id }}' } };
   const figures: Record<string, number | string> = { worker_concurrency: concurrency };
 

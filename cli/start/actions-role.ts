@@ -1,6 +1,7 @@
 import { startActionWorkers } from '../../actions/action-worker.ts';
 import { startOutboxRelay, type OutboxRelay } from '../../actions/outbox-relay.ts';
 import { handOffSweepAfterMs, type RoleContext, type Stoppable } from './roles.ts';
+import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 
 /**
  * The outbox relay into the action queue and the workers that run the actions. With the
@@ -16,6 +17,7 @@ export async function startActionsRole({ config, infrastructure, logger, metrics
     db,
     queue,
     emit: (events) => log.append(events),
+    automations: createAutomationRepository(db),
     logger: actionsLogger,
     concurrency: config.VIGIL_ACTION_CONCURRENCY,
     ...(config.VIGIL_SECRET_KEY ? { secretKey: config.VIGIL_SECRET_KEY } : {}),

@@ -14,6 +14,7 @@ import { startApiRole, type RunningApi } from '../../cli/start/api-role.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { redisUrl } from './harness.ts';
+import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 
 /*
  * The real HTTP app (startApiRole) over a database of its own on the test PostgreSQL and, when
@@ -114,6 +115,7 @@ export async function startActionsApiHarness(options: ActionsApiHarnessOptions):
     relay = await startOutboxRelay({ db: database.db, queue, logger, pollIntervalMs: 200 });
     workers = await startActionWorkers({
       db: database.db,
+      automations: createAutomationRepository(database.db),
       queue,
       emit: (events) => {
         emitted.push(...events);

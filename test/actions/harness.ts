@@ -15,6 +15,7 @@ import type { VigilEvent } from '../../schemas/event.ts';
 import type { FiringContext } from '../../schemas/firing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
 export const secretKey = randomBytes(32).toString('base64');
@@ -119,6 +120,7 @@ export async function startActionsHarness(
     async startWorkers(workerOptions = {}) {
       harness.workers = await startActionWorkers({
         db: database.db,
+        automations: createAutomationRepository(database.db),
         queue,
         emit: (events) => {
           emitted.push(...events);
