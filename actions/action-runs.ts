@@ -10,6 +10,7 @@ import { outboxJobFromRow } from './outbox-job.ts';
  */
 
 import type { ActionRun, ActionRunStatus } from '../schemas/api-resources.ts';
+import { claimFailedRun, restoreFailedRun } from './run-records.ts';
 
 export { actionRunStatuses, type ActionRun, type ActionRunStatus } from '../schemas/api-resources.ts';
 
@@ -178,24 +179,13 @@ export function createActionRunsRepository(db: Database | Sql, queue: ActionQueu
 
     async retry(id) {
       if (!isUuid(id)) return 'not-found';
-      // Claim the run: of concurrent retries of one run, one wins; the others see it is no longer failed.
-      const claimed = await db.query<{ finished_at: Date | null }>(
-        `UPDATE action_runs r SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, updated_at = now()
-           FROM (SELECT id, finished_at FROM action_runs WHERE id = $1 AND status = 'failed' FOR UPDATE) previous
-          WHERE r.id = previous.id
-          RETURNING previous.finished_at`,
-        [id],
-      );
-      if (claimed.length === 0) {
+      const claimed = await claimFailedRun(db, id);
+      if (claimed === undefined) {
         const [run] = await db.query<{ status: ActionRunStatus }>('SELECT status FROM action_runs WHERE id = $1', [id]);
         return run ? 'not-failed' : 'not-found';
       }
       // Puts the run back in the dead-letter list as it was when the retry could not be carried out.
-      const restore = () =>
-        db.query(
-          `UPDATE action_runs SET status = 'failed', finished_at = coalesce($2, now()), updated_at = now() WHERE id = $1 AND status = 'queued'`,
-          [id, claimed[0]!.finished_at],
-        );
+      const restore = () => restoreFailedRun(db, id, claimed.finishedAt);
       try {
         if (await queue.retryDeadLetter(id)) return 'retried';
         // A worker records a run as failed just before the queue moves its job to the dead letters:

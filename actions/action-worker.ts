@@ -234,25 +234,18 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     const response = responseOf(error);
     const message = scrub(messageOf(error), secrets)!;
     const reason = decision.retry ? message : scrub(decision.reason, secrets)!;
-    const rows = await db.query<{ attempts: number }>(
-      `UPDATE action_runs SET status = $2, error = $3, duration_ms = coalesce($4, duration_ms), response_status = $5, response_body = $6,
-         next_attempt_at = CASE WHEN $2 = 'retrying' THEN now() + make_interval(secs => $7::double precision / 1000) END,
-         finished_at = CASE WHEN $2 = 'failed' THEN now() END, updated_at = now()
-       WHERE id = $1 AND status <> 'succeeded'
-       RETURNING attempts`,
-      [
-        job.id,
-        decision.retry ? 'retrying' : 'failed',
-        storableText(truncate(reason, 4_000)),
-        durationMs,
-        response?.status ?? null,
-        recorded(response?.body, secrets, maxBody),
-        decision.retry ? decision.delayMs : 0,
-      ],
-    );
+    const attempts = await runs.fail({
+      id: job.id,
+      status: decision.retry ? 'retrying' : 'failed',
+      retryDelayMs: decision.retry ? decision.delayMs : 0,
+      error: truncate(reason, 4_000)!,
+      durationMs,
+      responseStatus: response?.status ?? null,
+      responseBody: recorded(response?.body, secrets, maxBody),
+    });
     metrics?.actions.inc({ kind, outcome: decision.retry ? 'retried' : 'failed' });
     if (durationMs !== null) metrics?.duration.observe({ kind }, durationMs / 1000);
-    const logFields = { runId: job.id, kind, attempt: rows[0]?.attempts ?? job.attempt, error: message };
+    const logFields = { runId: job.id, kind, attempt: attempts ?? job.attempt, error: message };
     if (decision.retry) {
       logger.info({ ...logFields, retryInMs: decision.delayMs }, 'action attempt failed; will retry');
       return;
@@ -260,7 +253,7 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     logger.warn({ ...logFields, reason }, 'action failed; dead-lettered');
     if (outbox) {
       emitInBackground([
-        actionLifecycleEvent('failed', outbox, kind, rows[0]?.attempts ?? job.attempt, {
+        actionLifecycleEvent('failed', outbox, kind, attempts ?? job.attempt, {
           status: 'failed',
           error: truncate(reason, 1_000),
           ...(response ? { response_status: response.status } : {}),

@@ -7,6 +7,7 @@ import { processId } from '../platform/process-id.ts';
 import type { ActionOutboxRow } from '../schemas/firing.ts';
 import { outboxJobFromRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
+import { recordQueuedRuns } from './run-records.ts';
 
 /*
  * The outbox relay moves firings' action rows from `action_outbox` (written by the trigger
@@ -65,15 +66,6 @@ export interface OutboxRelay {
 }
 
 export const outboxChannel = 'vigil_outbox';
-
-/** Records the runs of the outbox rows in `source` (a CTE name) as `queued`. */
-const recordQueuedRuns = (source: string): string =>
-  // In id order, as the workers' run records are written: a worker may be inserting the same
-  // rows at the same moment, and two inserts that wait on each other's rows would deadlock.
-  `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
-   SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM ${source}
-   ORDER BY id
-   ON CONFLICT (id) DO NOTHING`;
 
 function jobsOf(rows: readonly ActionOutboxRow[]) {
   return rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) }));

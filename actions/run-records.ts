@@ -1,12 +1,52 @@
 import { createCoalescer } from '../platform/coalescer.ts';
-import type { Database } from '../platform/ports/database.ts';
+import type { Database, Sql } from '../platform/ports/database.ts';
+
+/*
+ * The one module that writes `action_runs` (migration 0003): the relay records a run `queued`
+ * with the outbox row it relays (recordQueuedRuns, a part of the relay's own statement); the
+ * workers record each attempt (RunRecords); a retry from the API sends a failed run back
+ * (claimFailedRun, restoreFailedRun). actions/action-runs.ts reads the rows for the API.
+ */
+
+/** Records the runs of the outbox rows in `source` (a CTE name) as `queued`: a part of the relay's statement. */
+export const recordQueuedRuns = (source: string): string =>
+  // In id order, as the workers' run records are written: a worker may be inserting the same
+  // rows at the same moment, and two inserts that wait on each other's rows would deadlock.
+  `INSERT INTO action_runs (id, firing_id, automation_name, phase, action_index, kind, status)
+   SELECT id, firing_id, automation_name, phase, action_index, coalesce(action->>'kind', 'unknown'), 'queued' FROM ${source}
+   ORDER BY id
+   ON CONFLICT (id) DO NOTHING`;
 
 /**
- * The two writes every action attempt makes to its `action_runs` row — "running" before the
- * call, "succeeded" after it — coalesced across the attempts of this process: the attempts that
- * start (or succeed) while one such statement is in flight are written together by the next.
- * Under load that turns two statements per action into two per batch of actions; an idle
- * worker still writes at once.
+ * Claims a failed run for a retry: of concurrent retries of one run, one wins; the others see
+ * it is no longer failed. Resolves with the run's finished_at before the claim, or `undefined`
+ * when it is not a failed run.
+ */
+export async function claimFailedRun(db: Sql, id: string): Promise<{ readonly finishedAt: Date | null } | undefined> {
+  const [claimed] = await db.query<{ finished_at: Date | null }>(
+    `UPDATE action_runs r SET status = 'queued', next_attempt_at = NULL, finished_at = NULL, updated_at = now()
+       FROM (SELECT id, finished_at FROM action_runs WHERE id = $1 AND status = 'failed' FOR UPDATE) previous
+      WHERE r.id = previous.id
+      RETURNING previous.finished_at`,
+    [id],
+  );
+  return claimed ? { finishedAt: claimed.finished_at } : undefined;
+}
+
+/** Puts a claimed run back in the dead-letter list as it was, when its retry could not be carried out. */
+export async function restoreFailedRun(db: Sql, id: string, finishedAt: Date | null): Promise<void> {
+  await db.query(`UPDATE action_runs SET status = 'failed', finished_at = coalesce($2, now()), updated_at = now() WHERE id = $1 AND status = 'queued'`, [
+    id,
+    finishedAt,
+  ]);
+}
+
+/**
+ * The writes every action attempt makes to its `action_runs` row — "running" before the call,
+ * "succeeded" after it — coalesced across the attempts of this process: the attempts that start
+ * (or succeed) while one such statement is in flight are written together by the next. Under
+ * load that turns two statements per action into two per batch of actions; an idle worker
+ * still writes at once. A failed attempt ("retrying" or "failed") is written at once.
  */
 export interface RunStart {
   readonly id: string;
@@ -26,10 +66,23 @@ export interface RunSuccess {
   readonly result: string | null;
 }
 
+export interface RunFailure {
+  readonly id: string;
+  /** `retrying` (the queue tries again in `retryDelayMs`) or `failed` (dead-lettered). */
+  readonly status: 'retrying' | 'failed';
+  readonly retryDelayMs: number;
+  readonly error: string;
+  readonly durationMs: number | null;
+  readonly responseStatus: number | null;
+  readonly responseBody: string | null;
+}
+
 export interface RunRecords {
   /** Records an attempt as running; resolves with its attempt number, or null when the run already succeeded. */
   start(run: RunStart): Promise<number | null>;
   succeed(run: RunSuccess): Promise<void>;
+  /** Records a failed attempt; resolves with the run's attempts, or null when it already succeeded. */
+  fail(run: RunFailure): Promise<number | null>;
 }
 
 /** U+0000 cannot be stored in PostgreSQL text or jsonb: it is replaced by U+FFFD. */
@@ -144,5 +197,17 @@ export function createRunRecords(db: Database): RunRecords {
     ),
   );
 
-  return { start: settled(start), succeed: settled(succeed) };
+  const fail = async (run: RunFailure): Promise<number | null> => {
+    const rows = await db.query<{ attempts: number }>(
+      `UPDATE action_runs SET status = $2, error = $3, duration_ms = coalesce($4, duration_ms), response_status = $5, response_body = $6,
+         next_attempt_at = CASE WHEN $2 = 'retrying' THEN now() + make_interval(secs => $7::double precision / 1000) END,
+         finished_at = CASE WHEN $2 = 'failed' THEN now() END, updated_at = now()
+       WHERE id = $1 AND status <> 'succeeded'
+       RETURNING attempts`,
+      [run.id, run.status, storableText(run.error), run.durationMs, run.responseStatus, storableText(run.responseBody), run.retryDelayMs],
+    );
+    return rows[0]?.attempts ?? null;
+  };
+
+  return { start: settled(start), succeed: settled(succeed), fail };
 }
