@@ -1,14 +1,11 @@
 import type { Firing } from '../../schemas/api-resources.ts';
 import type { Database } from '../../platform/ports/database.ts';
 import type { Automation } from '../../schemas/automation.ts';
-import type { VigilEvent } from '../../schemas/event.ts';
 import type { StoredAutomation } from '../../triggers/index.ts';
-import { globToLike, historyRowToEvent, type HistoryEventRow } from '../../history/event-history.ts';
 
 /*
  * What the automations routes read beyond the automation repository (triggers/, the one writer
- * of `automations`): the firings of an automation page by page, and the stored history of a
- * time range for a dry run.
+ * of `automations`): the firings of an automation page by page.
  */
 
 /** An automation as the API shows it: the document with defaults, plus version and times. */
@@ -134,69 +131,4 @@ export async function firingsPage(db: Database, filter: FiringsFilter, limit: nu
 export async function hasFirings(db: Database, name: string): Promise<boolean> {
   const rows = await db.query('SELECT 1 FROM firings WHERE automation_name = $1 LIMIT 1', [name]);
   return rows.length > 0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stored history, for a dry run
-
-export interface HistoryRange {
-  readonly since: Date;
-  readonly until: Date;
-  /** Event-name globs (no `!`) the trigger listens to; null: every name. */
-  readonly names: readonly string[] | null;
-}
-
-function historyWhere(range: HistoryRange, params: unknown[]): string {
-  params.push(range.since, range.until);
-  const conditions = ['occurred >= $1', 'occurred < $2'];
-  if (range.names) {
-    const likes = range.names.map((glob) => {
-      params.push(globToLike(glob));
-      return `event LIKE $${params.length}`;
-    });
-    conditions.push(`(${likes.join(' OR ')})`);
-  }
-  return conditions.join(' AND ');
-}
-
-/** How many stored events the range holds, counting no further than `cap` + 1. */
-export async function countHistory(db: Database, range: HistoryRange, cap: number): Promise<number> {
-  const params: unknown[] = [];
-  const where = historyWhere(range, params);
-  params.push(cap + 1);
-  const [row] = await db.query<{ n: bigint }>(`SELECT count(*) AS n FROM (SELECT 1 FROM event_history WHERE ${where} LIMIT $${params.length}) s`, params);
-  return Number(row?.n ?? 0);
-}
-
-interface HistoryRow extends HistoryEventRow {
-  /** occurred with microseconds, for the keyset. */
-  position: string;
-  received_position: string;
-}
-
-/** The stored events of the range, oldest first by occurred (then id, then received), `pageSize` at a time. */
-export async function* readHistory(db: Database, range: HistoryRange, pageSize = 5_000): AsyncGenerator<VigilEvent[]> {
-  let after: { occurred: string; id: string; received: string } | null = null;
-  for (;;) {
-    const params: unknown[] = [];
-    let where = historyWhere(range, params);
-    if (after) {
-      params.push(after.occurred, after.id, after.received);
-      where += ` AND (occurred, id, received) > ($${params.length - 2}::timestamptz, $${params.length - 1}, $${params.length}::timestamptz)`;
-    }
-    params.push(pageSize);
-    const rows: HistoryRow[] = await db.query<HistoryRow>(
-      `SELECT received, id, occurred, event, resource, related, payload, follows,
-         to_char(occurred AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS position,
-         to_char(received AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_position
-       FROM event_history WHERE ${where} ORDER BY occurred, id, received LIMIT $${params.length}`,
-      params,
-    );
-    if (rows.length > 0) {
-      yield rows.map(historyRowToEvent);
-    }
-    const last = rows.at(-1);
-    if (rows.length < pageSize || !last) return;
-    after = { occurred: last.position, id: last.id, received: last.received_position };
-  }
 }

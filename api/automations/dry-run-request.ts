@@ -7,7 +7,7 @@ import { candidateEventNames, DryRunLimitError, historyReplayStart, replayOrder,
 import type { AutomationRepository } from '../../triggers/index.ts';
 import { HttpError } from '../../platform/http/http-error.ts';
 import { maxReplayedEvents, type TestBody } from './automation-schemas.ts';
-import { countHistory, readHistory } from './automation-store.ts';
+import { countHistory, readHistory } from '../../history/event-history.ts';
 import { invalidAutomation, unprocessable } from './http-input.ts';
 
 /*
