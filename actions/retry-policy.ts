@@ -1,4 +1,5 @@
-import { parseDuration, retryPolicy, type Action } from '../schemas/action.ts';
+import { retryPolicy, type Action } from '../schemas/action.ts';
+import { parseDuration } from '../schemas/durations.ts';
 import { defaultRetryPolicy, PermanentActionError, RetryableActionError, type RetryPolicy } from '../platform/ports/action-queue.ts';
 import { asError } from '../platform/as-error.ts';
 

@@ -1,5 +1,6 @@
 import { Liquid } from 'liquidjs';
 import { z } from 'zod';
+import { duration } from './durations.ts';
 
 /*
  * Actions: what an automation does when it fires (`actions`) or resolves (`actions_on_resolve`).
@@ -75,20 +76,6 @@ const templatedObject = z.record(z.string(), z.json()).superRefine((value, ctx) 
 
 // ---------------------------------------------------------------------------------------------
 // Durations and the retry policy
-
-const durationPattern = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "500ms", "5s", "2m", "1h", "1d" → milliseconds; undefined when malformed. */
-export function parseDuration(value: string): number | undefined {
-  const match = durationPattern.exec(value.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * unitMs[match[2]!]!);
-}
-
-const duration = z.string().refine((value) => parseDuration(value) !== undefined, {
-  message: 'must be a duration such as "500ms", "5s", "2m", "1h" or "1d"',
-});
 
 export const retryPolicy = z
   .object({

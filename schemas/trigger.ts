@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Cron } from 'croner';
-import { durationPattern, parseDuration } from './durations.ts';
+import { duration, parseDuration } from './durations.ts';
 import { eventGlobProblem, labelGlobProblem } from './glob-syntax.ts';
 import { whereProblems } from './where-syntax.ts';
 
@@ -15,11 +15,6 @@ export const triggerLimits = {
 
 const labelKeyPattern = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
 const forEachPattern = /^(resource\.[A-Za-z_][A-Za-z0-9_.:-]*|related\.[A-Za-z0-9_:-]+\.[A-Za-z_][A-Za-z0-9_.:-]*)$/;
-
-export const duration = z
-  .string()
-  .regex(durationPattern, 'must be a duration such as "30s", "5m", "2h", "1d" or "1h30m"')
-  .describe('A duration: a number and a unit (ms, s, m, h, d, w), e.g. "30s", "5m", "2h", "1d"; parts may be combined: "1h30m".');
 
 const eventGlob = z
   .string()

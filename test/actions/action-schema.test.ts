@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { render, renderJson, templateScope } from '../../actions/templates.ts';
-import { action, parseDuration, validateTemplates } from '../../schemas/action.ts';
+import { action, validateTemplates } from '../../schemas/action.ts';
+import { parseDuration } from '../../schemas/durations.ts';
 import { firingContext } from './harness.ts';
 
 describe('action schema', () => {
@@ -41,7 +42,11 @@ describe('action schema', () => {
     assert.equal(parseDuration('250ms'), 250);
     assert.equal(parseDuration('1.5s'), 1500);
     assert.equal(parseDuration('2h'), 7_200_000);
-    assert.equal(parseDuration('2 h'), undefined);
+    assert.equal(parseDuration('2 h'), null);
+    assert.equal(parseDuration('1h30m'), 5_400_000, 'parts add up');
+    assert.equal(parseDuration('1w'), 604_800_000);
+    assert.equal(parseDuration(' 5s '), 5_000, 'spaces around the whole are ignored');
+    assert.equal(action.safeParse({ kind: 'pause-automation', timeout: '1m30s' }).success, true, 'actions take the grammar triggers take');
   });
 });
 
