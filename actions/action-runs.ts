@@ -11,6 +11,8 @@ import { outboxJobFromRow } from './outbox-job.ts';
 
 import type { ActionRun, ActionRunStatus } from '../schemas/api-resources.ts';
 import { claimFailedRun, restoreFailedRun } from './run-records.ts';
+import { encodePageCursor, type PageCursor } from '../schemas/page-cursor.ts';
+import { isUuid } from '../schemas/uuid.ts';
 
 export { actionRunStatuses, type ActionRun, type ActionRunStatus } from '../schemas/api-resources.ts';
 
@@ -54,16 +56,7 @@ export interface ListActionRunsOptions {
 
 export interface PageActionRunsOptions extends ListActionRunsOptions {
   /** Continue after this page position (a previous page's `next`). */
-  readonly after?: ActionRunsCursor;
-}
-
-/**
- * A position in the newest-first order: the last row's `created_at` with full (microsecond)
- * precision, as PostgreSQL returns it in UTC, and its id.
- */
-export interface ActionRunsCursor {
-  readonly createdAt: string;
-  readonly id: string;
+  readonly after?: PageCursor;
 }
 
 export interface ActionRunsPage {
@@ -97,37 +90,6 @@ export interface ActionRunsRepository {
   retry(id: string): Promise<RetryOutcome>;
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a syntactically valid UUID (what `action_runs.id` and `firing_id` hold). */
-export function isUuid(value: string): boolean {
-  return uuidPattern.test(value);
-}
-
-export function encodeActionRunsCursor(cursor: ActionRunsCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
-}
-
-/** The cursor a page's `next` holds; undefined when the text is not one. */
-export function decodeActionRunsCursor(text: string): ActionRunsCursor | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      typeof value[0] === 'string' &&
-      /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value[0]) &&
-      typeof value[1] === 'string' &&
-      isUuid(value[1])
-    ) {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {
-    // not a cursor of ours
-  }
-  return undefined;
-}
-
 export function createActionRunsRepository(db: Database | Sql, queue: ActionQueue): ActionRunsRepository {
   async function page(options: PageActionRunsOptions = {}): Promise<ActionRunsPage> {
     const where: string[] = [];
@@ -149,7 +111,7 @@ export function createActionRunsRepository(db: Database | Sql, queue: ActionQueu
     }
     if (options.since) add('created_at >= ?', options.since);
     if (options.until) add('created_at < ?', options.until);
-    if (options.after) add('(created_at, id) < (?::timestamptz, ?::uuid)', options.after.createdAt, options.after.id);
+    if (options.after) add('(created_at, id) < (?::timestamptz, ?::uuid)', options.after.at, options.after.id);
     const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1_000);
     params.push(limit + 1);
     const rows = await db.query<ActionRunRow & { position: string }>(
@@ -161,7 +123,7 @@ export function createActionRunsRepository(db: Database | Sql, queue: ActionQueu
     const kept = rows.slice(0, limit);
     const last = kept.at(-1);
     const runs = kept.map(({ position: _position, ...row }) => toRun(row));
-    return rows.length > limit && last ? { runs, next: encodeActionRunsCursor({ createdAt: last.position, id: last.id }) } : { runs };
+    return rows.length > limit && last ? { runs, next: encodePageCursor({ at: last.position, id: last.id }) } : { runs };
   }
 
   return {

@@ -15,7 +15,7 @@ import { outboxJobFromData, type OutboxJob } from './outbox-job.ts';
 import { createTokenCache } from './orchestrators/token-cache.ts';
 import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
-import { isUuid } from './action-runs.ts';
+import { isUuid } from '../schemas/uuid.ts';
 import { createRunRecords, storableText } from './run-records.ts';
 import { createEgressGuard, type EgressOptions } from './egress-guard.ts';
 import { templateScope } from './templates.ts';

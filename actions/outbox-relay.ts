@@ -8,6 +8,7 @@ import type { ActionOutboxRow } from '../schemas/firing.ts';
 import { outboxJobFromRow } from './outbox-job.ts';
 import { retryPolicyForStored } from './retry-policy.ts';
 import { recordQueuedRuns } from './run-records.ts';
+import { notifyChannels } from '../platform/ports/notify-channels.ts';
 
 /*
  * The outbox relay moves firings' action rows from `action_outbox` (written by the trigger
@@ -64,8 +65,6 @@ export interface OutboxRelay {
   prune(): Promise<number>;
   close(): Promise<void>;
 }
-
-export const outboxChannel = 'vigil_outbox';
 
 function jobsOf(rows: readonly ActionOutboxRow[]) {
   return rows.map((row) => ({ id: row.id, data: outboxJobFromRow(row), policy: retryPolicyForStored(row.action) }));
@@ -183,7 +182,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   let unlisten: (() => Promise<void>) | undefined;
   try {
-    unlisten = await db.listen(outboxChannel, wake);
+    unlisten = await db.listen(notifyChannels.actionOutbox, wake);
   } catch (error) {
     logger.warn({ err: error }, 'outbox relay: LISTEN failed; relying on polling');
   }

@@ -2,13 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   actionRunStatuses,
-  decodeActionRunsCursor,
-  isUuid,
   type ActionRun,
   type ActionRunsRepository,
   type ActionRunStatus,
 } from '../actions/action-runs.ts';
 import { HttpError } from '../platform/http/http-error.ts';
+import { decodePageCursor } from '../schemas/page-cursor.ts';
+import { isUuid } from '../schemas/uuid.ts';
 
 /*
  * The action runs control plane: the record of every (firing, action) run, with the failed ones
@@ -127,7 +127,7 @@ export function registerActionRunRoutes(app: FastifyInstance, actionRuns: Action
     },
     async (request) => {
       const query = parseQuery(request);
-      const after = query.cursor === undefined ? undefined : decodeActionRunsCursor(query.cursor);
+      const after = query.cursor === undefined ? undefined : decodePageCursor(query.cursor, isUuid);
       if (query.cursor !== undefined && !after) {
         throw new HttpError(400, 'invalid_query', 'query parameter cursor: not a cursor returned by this API', {
           details: { errors: [{ path: 'cursor', message: 'not a cursor returned by this API' }] },

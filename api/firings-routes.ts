@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../platform/ports/database.ts';
 import type { Firing } from '../schemas/api-resources.ts';
 import { allFiringsQuery, firingsPageSchema, problemSchema, toJsonSchema, type firingsQuery } from './automations/automation-schemas.ts';
-import { decodeFiringsCursor, firingsPage } from './automations/automation-store.ts';
+import { firingsPage } from './automations/automation-store.ts';
 import { parseQuery } from './automations/http-input.ts';
 import { HttpError } from '../platform/http/http-error.ts';
+import { decodePageCursor } from '../schemas/page-cursor.ts';
+import { isUuid } from '../schemas/uuid.ts';
 import type { z } from 'zod';
 
 /*
@@ -19,7 +21,7 @@ function queryProblem(path: string, message: string): HttpError {
 
 /** The page of firings a validated query asks for (`automation`: one automation's); 400 for a foreign cursor or an empty range. */
 export function firingsRequest(automation: string | undefined, query: z.infer<typeof firingsQuery>): (db: Database) => Promise<{ firings: Firing[]; next?: string }> {
-  const after = query.cursor === undefined ? undefined : decodeFiringsCursor(query.cursor);
+  const after = query.cursor === undefined ? undefined : decodePageCursor(query.cursor, isUuid);
   if (query.cursor !== undefined && !after) throw queryProblem('cursor', 'not a cursor returned by this API');
   if (query.since && query.until && query.since >= query.until) throw queryProblem('until', 'must be later than since');
   return (db) => firingsPage(db, { automation, status: query.status, since: query.since, until: query.until }, query.limit, after);

@@ -1,5 +1,6 @@
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { VigilEvent } from '../schemas/event.ts';
+import { encodePageCursor, type PageCursor } from '../schemas/page-cursor.ts';
 
 /** Filters of GET /api/events and its live stream; all optional, AND-ed. */
 export interface EventFilter {
@@ -78,28 +79,6 @@ function whereClause(filter: EventFilter, params: unknown[]): string {
 }
 
 /** Ids are unique per (received, id); a page cursor is the last row's (occurred, id). */
-export interface PageCursor {
-  readonly occurred: string;
-  readonly id: string;
-}
-
-export function encodeCursor(cursor: PageCursor): string {
-  return Buffer.from(JSON.stringify([cursor.occurred, cursor.id])).toString('base64url');
-}
-
-export function decodeCursor(text: string): PageCursor | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0]))) {
-      return { occurred: value[0], id: value[1] };
-    }
-  } catch {
-    // not a cursor of ours
-  }
-  return undefined;
-}
-
-/** The event history table: writes from the persister, reads for the API. */
 export function createEventHistory(db: Database) {
   return {
     /** Writes a batch; rows already present (a redelivered record) are skipped. */
@@ -119,7 +98,7 @@ export function createEventHistory(db: Database) {
       const params: unknown[] = [];
       let where = whereClause(filter, params);
       if (after) {
-        params.push(after.occurred, after.id);
+        params.push(after.at, after.id);
         const keyset = `(occurred, id) < ($${params.length - 1}::timestamptz, $${params.length})`;
         where = where ? `${where} AND ${keyset}` : `WHERE ${keyset}`;
       }
@@ -131,7 +110,7 @@ export function createEventHistory(db: Database) {
       );
       const events = rows.slice(0, limit).map(toEvent);
       const last = events.at(-1);
-      return rows.length > limit && last ? { events, next: encodeCursor({ occurred: last.occurred, id: last.id }) } : { events };
+      return rows.length > limit && last ? { events, next: encodePageCursor({ at: last.occurred, id: last.id }) } : { events };
     },
 
     /** Events inserted after position `seq`, oldest first: the live stream's source. */

@@ -5,6 +5,7 @@ import { buildMatchIndex, type MatchIndex } from './matching/match-index.ts';
 import { beyondDepthLimit } from './matching/loop-protection.ts';
 import { whereData, type WhereData } from './matching/where-clause.ts';
 import { compileTriggerProgram, type Route, type TriggerProgram } from './trigger-program.ts';
+import { notifyChannels } from '../platform/ports/notify-channels.ts';
 
 /**
  * The enabled automations, compiled: programs by name and the match index. A snapshot is
@@ -134,7 +135,7 @@ export async function startAutomationCatalog(options: CatalogOptions): Promise<A
   };
 
   await refresh();
-  const unlisten = await db.listen('vigil_automations', () => {
+  const unlisten = await db.listen(notifyChannels.automations, () => {
     refresh().catch((error: unknown) => logger.warn({ err: error }, 'automation reload failed'));
   });
   const timer = setInterval(() => {

@@ -6,6 +6,7 @@ import { triggerMetrics, type TriggerMetrics } from './metrics.ts';
 import type { TriggerProgram, TriggerState } from './trigger-program.ts';
 import { createWriteBatch, programHash, type OutboxHandOff, type OutboxWrites, type StateRef } from './trigger-state-store.ts';
 import { withTransientRetry } from './transient-retry.ts';
+import { notifyChannels } from '../platform/ports/notify-channels.ts';
 
 /**
  * Where proactive expectations and calendar deadlines fire. The timer sleeps until the earliest
@@ -56,7 +57,7 @@ export async function ensureScheduledStates(db: Sql, programs: Iterable<TriggerP
       }),
     ],
   );
-  await db.query(`SELECT pg_notify('vigil_trigger_due', $1)`, [String(now)]);
+  await db.query('SELECT pg_notify($1, $2)', [notifyChannels.triggerDue, String(now)]);
 }
 
 /**
@@ -178,7 +179,7 @@ export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise
   };
   catalog.onChange(schedule);
   await ensureScheduledStates(db, catalog.current().programs.values(), now());
-  const unlisten = await db.listen('vigil_trigger_due', (payload) => {
+  const unlisten = await db.listen(notifyChannels.triggerDue, (payload) => {
     const at = Number(payload);
     if (Number.isFinite(at)) arm(at);
   });

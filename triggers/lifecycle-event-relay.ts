@@ -4,6 +4,7 @@ import type { Database } from '../platform/ports/database.ts';
 import type { EventLog } from '../platform/ports/event-log.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import { silentLogger, type Logger } from './automation-catalog.ts';
+import { notifyChannels } from '../platform/ports/notify-channels.ts';
 
 /**
  * Appends the events in `event_outbox` (vigil.automation.triggered|resolved, vigil.event.late)
@@ -94,7 +95,7 @@ export async function startLifecycleEventRelay(options: LifecycleEventRelayOptio
         }
       });
   };
-  const unlisten = sweepAfterMs > 0 ? undefined : await db.listen('vigil_event_outbox', kick);
+  const unlisten = sweepAfterMs > 0 ? undefined : await db.listen(notifyChannels.eventOutbox, kick);
   const poll = setInterval(kick, options.pollMs ?? 1_000);
   kick();
 

@@ -6,6 +6,7 @@ import type { TriggerProgram, TriggerState } from './trigger-program.ts';
 import type { WindowEffect } from './windows/window-types.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import type { ActionOutboxRow } from '../schemas/firing.ts';
+import { notifyChannels } from '../platform/ports/notify-channels.ts';
 
 /**
  * Trigger state rows and everything a state change writes (firings, action outbox, lifecycle
@@ -290,7 +291,7 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
         if (due !== null && (earliest === null || due < earliest)) earliest = due;
         states.push({ a: r.program.automation.name, k: r.stateKey, state: r.state, hash: r.hash, due_at: dueIso(due) });
       }
-      if (earliest !== null) notify.push({ channel: 'vigil_trigger_due', payload: String(earliest) });
+      if (earliest !== null) notify.push({ channel: notifyChannels.triggerDue, payload: String(earliest) });
       const resolvedAt = new Map(resolved.map((r) => [r.firingId, r.resolvedAt]));
       const firingRows = fired.map(({ firing: f }) => {
         const at = resolvedAt.get(f.id);
@@ -311,8 +312,8 @@ export function createWriteBatch(allowedLatenessMs: number): WriteBatch {
       });
       const { actions } = this.outboxWrites();
       // The payload says which process wrote the rows: its own relay has them handed over already.
-      if (actions.length > 0) notify.push({ channel: 'vigil_outbox', payload: processId });
-      if (events.length > 0) notify.push({ channel: 'vigil_event_outbox', payload: '' });
+      if (actions.length > 0) notify.push({ channel: notifyChannels.actionOutbox, payload: processId });
+      if (events.length > 0) notify.push({ channel: notifyChannels.eventOutbox, payload: '' });
       const positionRows = positions ? positions.positions.map((p) => ({ g: positions.group, p: p.partition, o: p.nextOffset.toString() })) : [];
       if (states.length > 0 || firingRows.length > 0 || resolved.length > 0 || actions.length > 0 || events.length > 0 || positionRows.length > 0) {
         const names = distinct(states.map((state) => state.a));

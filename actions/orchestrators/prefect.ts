@@ -3,6 +3,7 @@ import type { ConnectionOf } from '../../schemas/connection.ts';
 import type { ExecutionResult } from '../executor.ts';
 import { callOrThrow, jsonOf, type HttpResult } from '../http.ts';
 import type { Orchestrator, OrchestratorContext } from './orchestrator.ts';
+import { isUuid } from '../../schemas/uuid.ts';
 
 /*
  * Prefect 3 REST API (server and Cloud):
@@ -14,7 +15,6 @@ import type { Orchestrator, OrchestratorContext } from './orchestrator.ts';
  * `idempotency_key` = the action run id: a repeated attempt returns the flow run created first.
  */
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function prefectOrchestrator(context: OrchestratorContext, connection: ConnectionOf<'prefect'>): Orchestrator {
   const base = connection.api_url.replace(/\/+$/, '');
@@ -35,7 +35,7 @@ export function prefectOrchestrator(context: OrchestratorContext, connection: Co
 
   /** A deployment id, or "flow-name/deployment-name" looked up by name. */
   async function deploymentId(reference: string): Promise<string> {
-    if (uuidPattern.test(reference)) return reference;
+    if (isUuid(reference)) return reference;
     const [flow, deployment, ...rest] = reference.split('/');
     if (!flow || !deployment || rest.length > 0) {
       throw new PermanentActionError(`Prefect deployment "${reference}" is neither a deployment id nor "flow-name/deployment-name"`);
@@ -62,7 +62,7 @@ export function prefectOrchestrator(context: OrchestratorContext, connection: Co
     },
 
     async setWorkQueuePaused({ workQueue, paused }): Promise<ExecutionResult> {
-      if (!uuidPattern.test(workQueue)) throw new PermanentActionError(`Prefect work queue "${workQueue}" must be a work queue id (UUID)`);
+      if (!isUuid(workQueue)) throw new PermanentActionError(`Prefect work queue "${workQueue}" must be a work queue id (UUID)`);
       const response = await call('PATCH', `/work_queues/${workQueue}`, { is_paused: paused });
       return { responseStatus: response.status, responseBody: response.body, result: { orchestrator: 'prefect', work_queue_id: workQueue, paused } };
     },

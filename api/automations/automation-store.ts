@@ -2,6 +2,7 @@ import type { Firing } from '../../schemas/api-resources.ts';
 import type { Database } from '../../platform/ports/database.ts';
 import type { Automation } from '../../schemas/automation.ts';
 import type { StoredAutomation } from '../../triggers/index.ts';
+import { encodePageCursor, type PageCursor } from '../../schemas/page-cursor.ts';
 
 /*
  * What the automations routes read beyond the automation repository (triggers/, the one writer
@@ -52,30 +53,6 @@ interface FiringRow {
   position: string;
 }
 
-export interface FiringsCursor {
-  readonly triggeredAt: string;
-  readonly id: string;
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function encodeFiringsCursor(cursor: FiringsCursor): string {
-  return Buffer.from(JSON.stringify([cursor.triggeredAt, cursor.id])).toString('base64url');
-}
-
-/** The cursor a page's `next` holds; undefined when the text is not one. */
-export function decodeFiringsCursor(text: string): FiringsCursor | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && !Number.isNaN(Date.parse(value[0])) && uuidPattern.test(value[1])) {
-      return { triggeredAt: value[0], id: value[1] };
-    }
-  } catch {
-    // not a cursor of ours
-  }
-  return undefined;
-}
-
 export interface FiringsFilter {
   /** One automation's firings; every automation's when absent. */
   readonly automation?: string | undefined;
@@ -85,7 +62,7 @@ export interface FiringsFilter {
 }
 
 /** Firings, newest first (triggered_at, then id), `limit` at a time. */
-export async function firingsPage(db: Database, filter: FiringsFilter, limit: number, after?: FiringsCursor): Promise<{ firings: FiringResource[]; next?: string }> {
+export async function firingsPage(db: Database, filter: FiringsFilter, limit: number, after?: PageCursor): Promise<{ firings: FiringResource[]; next?: string }> {
   const params: unknown[] = [];
   const conditions = ['true'];
   const add = (sql: (placeholder: string) => string, value: unknown): void => {
@@ -97,7 +74,7 @@ export async function firingsPage(db: Database, filter: FiringsFilter, limit: nu
   if (filter.since) add((p) => `triggered_at >= ${p}`, filter.since);
   if (filter.until) add((p) => `triggered_at < ${p}`, filter.until);
   if (after) {
-    params.push(after.triggeredAt, after.id);
+    params.push(after.at, after.id);
     conditions.push(`(triggered_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   params.push(limit + 1);
@@ -124,7 +101,7 @@ export async function firingsPage(db: Database, filter: FiringsFilter, limit: nu
     }),
   );
   const last = page.at(-1);
-  return rows.length > limit && last ? { firings, next: encodeFiringsCursor({ triggeredAt: last.position, id: last.id }) } : { firings };
+  return rows.length > limit && last ? { firings, next: encodePageCursor({ at: last.position, id: last.id }) } : { firings };
 }
 
 /** Whether any firing of this name is recorded (firings outlive their automation). */

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { eventGlobProblem } from '../../schemas/glob-syntax.ts';
 import { HttpError } from '../../platform/http/http-error.ts';
-import { decodeCursor, type EventFilter, type EventHistory, type StoredEvent } from '../../history/event-history.ts';
+import { type EventFilter, type EventHistory, type StoredEvent } from '../../history/event-history.ts';
 import type { EventStreamHub } from './event-stream-hub.ts';
+import { decodePageCursor } from '../../schemas/page-cursor.ts';
 
 const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' }).transform((value) => new Date(value));
 
@@ -77,7 +78,7 @@ export function registerEventRoutes(app: FastifyInstance, history: EventHistory,
     { config: { scope: 'read' }, schema: { summary: 'Query the event history, newest first', description: `${filterDescription} Pages of \`limit\` (default 100, at most 1000); pass \`next\` back as \`cursor\`.`, tags: ['events'] } },
     async (request) => {
       const query = parseQuery(pageQuery, request);
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const cursor = query.cursor === undefined ? undefined : decodePageCursor(query.cursor, (id) => id.length > 0);
       if (query.cursor !== undefined && !cursor) throw new HttpError(400, 'invalid_query', 'query parameter cursor: not a cursor returned by this API');
       const page = await history.page(toFilter(query, labelFilters(request.query as Record<string, unknown>)), query.limit, cursor);
       return { events: page.events.map(publicEvent), ...(page.next ? { next: page.next } : {}) };

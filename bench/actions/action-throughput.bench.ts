@@ -19,6 +19,7 @@ import { migrate } from '../../platform/migrations/migrate.ts';
 import { createPostgresDatabase } from '../../platform/postgres/postgres-database.ts';
 import type { FiringContext } from '../../schemas/firing.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://vigil:vigil@127.0.0.1:54329/vigil';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
@@ -96,7 +97,7 @@ export async function run(): Promise<Record<string, number | string>> {
            SELECT id, gen_random_uuid(), 'bench', 'triggered', 0, $2::jsonb, $3::jsonb FROM unnest($1::uuid[]) AS id`,
           [ids, JSON.stringify(action), JSON.stringify(context(offset))],
         );
-        await tx.query(`SELECT pg_notify('vigil_outbox', '')`);
+        await tx.query(`SELECT pg_notify($1, '')`, [notifyChannels.actionOutbox]);
       });
       for (const id of ids) insertedAt.set(id, stamp);
       return ids;

@@ -20,8 +20,9 @@ export async function loadMigrations(): Promise<Migration[]> {
 }
 
 /**
- * Applies the migrations not applied yet, each in its own transaction, under an advisory lock
- * so that several processes starting together migrate once. Returns the versions applied.
+ * Applies the migrations not applied yet, all in one transaction (a failing migration leaves
+ * none of them applied), under a transaction-scoped advisory lock so that several processes
+ * starting together migrate once. Returns the versions applied.
  */
 export async function migrate(db: Database): Promise<string[]> {
   const migrations = await loadMigrations();

@@ -16,6 +16,7 @@ import type { FiringContext } from '../../schemas/firing.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
 export const secretKey = randomBytes(32).toString('base64');
@@ -107,7 +108,7 @@ export async function startActionsHarness(
           `INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
           [id, fireOptions.firingId ?? context.firing.id, context.automation.name, fireOptions.phase ?? 'triggered', fireOptions.actionIndex ?? 0, JSON.stringify(action), JSON.stringify(context)],
         );
-        await tx.query(`SELECT pg_notify('vigil_outbox', '')`);
+        await tx.query(`SELECT pg_notify($1, '')`, [notifyChannels.actionOutbox]);
       });
       return id;
     },

@@ -12,6 +12,7 @@ import { processId } from '../../platform/process-id.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { fastRetry, firingContext, redisUrl, silentLogger, startActionsHarness, type ActionsHarness } from './harness.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 /*
  * The in-process hand-off of committed action outbox rows to the outbox relay (`handOff`), and
@@ -88,7 +89,7 @@ describe('outbox relay hand-off', () => {
           [row.id, row.firing_id, row.automation_name, row.phase, row.action_index, JSON.stringify(row.action), JSON.stringify(row.context), ageMs],
         );
       }
-      await tx.query(`SELECT pg_notify('vigil_outbox', $1)`, [notifier]);
+      await tx.query('SELECT pg_notify($1, $2)', [notifyChannels.actionOutbox, notifier]);
     });
   }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../support/wait-for.ts';
 import { fastRetry, firingContext, startActionsHarness, type ActionsHarness } from './harness.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 describe('pause-automation, resume-automation and emit-event', () => {
   let harness: ActionsHarness;
@@ -15,7 +16,7 @@ describe('pause-automation, resume-automation and emit-event', () => {
 
   test('pause-automation disables the automation that fired (or a named one) and notifies; resume enables it', async () => {
     const notifications: string[] = [];
-    const unlisten = await harness.database.db.listen('vigil_automations', (payload) => notifications.push(payload));
+    const unlisten = await harness.database.db.listen(notifyChannels.automations, (payload) => notifications.push(payload));
     try {
       const pause = await harness.fire({ kind: 'pause-automation', retry: fastRetry });
       await harness.waitForRun(pause, 'succeeded');

@@ -8,6 +8,7 @@ import type { ActionRun } from '../../actions/action-runs.ts';
 import { startActionsApiHarness, type ActionsApiHarness } from '../actions/api-harness.ts';
 import { firingContext, redisUrl, secretKey } from '../actions/harness.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 /*
  * GET /api/action-runs, GET /api/action-runs/{id}, POST /api/action-runs/{id}/retry over the real
@@ -112,7 +113,7 @@ describe('action runs routes', () => {
         `INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context) VALUES ($1, $2, $3, 'triggered', 0, $4, $5)`,
         [id, context.firing.id, context.automation.name, JSON.stringify({ kind: 'call-webhook', url: `${receiverUrl}${path}`, retry: { attempts: 2, backoff: '50ms', jitter: 0 } }), JSON.stringify(context)],
       );
-      await tx.query(`SELECT pg_notify('vigil_outbox', '')`);
+      await tx.query(`SELECT pg_notify($1, '')`, [notifyChannels.actionOutbox]);
     });
     return id;
   }

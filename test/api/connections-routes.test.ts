@@ -8,6 +8,7 @@ import type { RedactedConnection } from '../../schemas/connection.ts';
 import { startActionsApiHarness, type ActionsApiHarness } from '../actions/api-harness.ts';
 import { firingContext, secretKey } from '../actions/harness.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 /*
  * GET /api/connections, GET|PUT|DELETE /api/connections/{name} over the real HTTP app,
@@ -242,7 +243,7 @@ describe('connections routes with VIGIL_SECRET_KEY', () => {
           `INSERT INTO action_outbox (id, firing_id, automation_name, phase, action_index, action, context) VALUES ($1, $2, $3, 'triggered', 0, $4, $5)`,
           [id, context.firing.id, context.automation.name, JSON.stringify({ kind: 'call-webhook', url: `${receiverUrl}${path}`, connection: 'signed-hook', retry: { attempts: 1 } }), JSON.stringify(context)],
         );
-        await tx.query(`SELECT pg_notify('vigil_outbox', '')`);
+        await tx.query(`SELECT pg_notify($1, '')`, [notifyChannels.actionOutbox]);
       });
       return id;
     };

@@ -21,6 +21,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook
 import { kafkaBrokers, removeKafkaTopic } from '../support/kafka-admin.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { notifyChannels } from '../../platform/ports/notify-channels.ts';
 
 /*
  * The in-process hand-off of committed lifecycle events to the event log (`publish` of the
@@ -61,7 +62,7 @@ async function commitEvents(db: Database, events: readonly VigilEvent[], ageMs =
         ageMs,
       ]);
     }
-    await tx.query(`SELECT pg_notify('vigil_event_outbox', '')`);
+    await tx.query(`SELECT pg_notify($1, '')`, [notifyChannels.eventOutbox]);
   });
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { waitFor } from '../../support/wait-for.ts';
 import { type Problem, type Stored, assertProblem, call, failures, harness, notify, salesSla, useAutomationsApi } from './automations-api.ts';
+import { notifyChannels } from '../../../platform/ports/notify-channels.ts';
 
 /* The automations API: create, read, upsert, patch and delete. */
 
@@ -10,7 +11,7 @@ useAutomationsApi();
 describe('automations: create, read, upsert, patch, delete', () => {
   test('PUT creates (201), repeats without a change (200, changed false, no version bump, no NOTIFY), and replaces (version + 1)', async () => {
     const notified: string[] = [];
-    const unlisten = await harness.database.db.listen('vigil_automations', (payload) => notified.push(payload));
+    const unlisten = await harness.database.db.listen(notifyChannels.automations, (payload) => notified.push(payload));
     try {
       const document = { description: 'three failures in an hour', tags: ['team-data'], trigger: failures, actions: [notify('{{ automation.name }} fired')] };
       const created = await call<{ automation: Stored; created: boolean; changed: boolean }>('PUT', '/api/automations/job-failures', document);
