@@ -3,7 +3,7 @@ import type { VigilEvent } from '../schemas/event.ts';
 import { buildCatalogSnapshot } from './automation-catalog.ts';
 import { durationMs, parseDuration } from '../schemas/durations.ts';
 import { defaultAllowedLatenessMs } from './evaluator.ts';
-import { explain, type ClauseResult } from './explain.ts';
+import { explainerFor, type ClauseResult } from './explain.ts';
 import { compileTriggerProgram, type TriggerProgram, type TriggerState } from './trigger-program.ts';
 import { deadlineSchedule } from './windows/deadline-window.ts';
 import type { WindowEffect } from './windows/window-types.ts';
@@ -186,6 +186,7 @@ export function startDryRun(automation: Automation, options: DryRunOptions): Dry
   const maxTimerSteps = options.maxTimerSteps ?? 100_000;
   const program = compileTriggerProgram(automation, 0n, { allowedLatenessMs });
   const snapshot = buildCatalogSnapshot([program]);
+  const explainEvent = explainerFor(program);
 
   const states = new Map<string, KeyState>();
   const heap = dueHeap();
@@ -277,7 +278,7 @@ export function startDryRun(automation: Automation, options: DryRunOptions): Dry
       const warmUp = t < reportFrom;
       if (!warmUp) events++;
       if (!warmUp && explanations.length < maxExplanations) {
-        const explanation = explain(automation, event);
+        const explanation = explainEvent(event);
         explanations.push({ event_id: event.id, event: event.id, matched: explanation.matched, clauses: explanation.clauses });
       }
       if (!Number.isNaN(t)) {

@@ -49,9 +49,15 @@ export interface TriggerEvaluator {
 export const defaultAllowedLatenessMs = 5 * 60_000;
 export const defaultGroup = 'vigil-triggers';
 
-interface Routed {
+/** A record of a batch and the automations (with their state routes) it matches. */
+export interface Routed {
   readonly record: LogRecord;
   readonly matches: ReadonlyArray<{ program: TriggerProgram; route: Route }>;
+}
+
+/** Routes every record of a batch against the catalog snapshot. */
+export function routeBatch(batch: LogBatch, snapshot: CatalogSnapshot): Routed[] {
+  return batch.records.map((record) => ({ record, matches: snapshot.route(record.event) }));
 }
 
 /**
@@ -69,14 +75,20 @@ export async function applyBatch(
   group: string,
   batch: LogBatch,
   snapshot: CatalogSnapshot,
-  options: { allowedLatenessMs: number; now: number; metrics: TriggerMetrics },
+  options: {
+    allowedLatenessMs: number;
+    now: number;
+    metrics: TriggerMetrics;
+    /** The batch already routed against `snapshot` (routeBatch), when the caller has it: not routed again. */
+    routed?: readonly Routed[];
+  },
 ): Promise<{ applied: number; skipped: number; firings: number; outbox: OutboxWrites }> {
   const partitions = [...batch.nextPositions.keys()].sort((a, b) => a - b);
   // Routed before the stored positions are known, so that one statement can lock the positions
   // and the states together; records below the stored positions are then skipped. (Their states
   // are locked too, which is harmless: a record is below its position only after a crash or a
   // rebalance.)
-  const routed: Routed[] = batch.records.map((record) => ({ record, matches: snapshot.route(record.event) }));
+  const routed = options.routed ?? routeBatch(batch, snapshot);
   const wants: StateWant[] = [];
   for (const r of routed) {
     if (r.matches.length === 0) continue;
@@ -136,10 +148,11 @@ export async function startTriggerEvaluator(options: TriggerEvaluatorOptions): P
     const snapshot = catalog.current();
     // Most events match no automation (and the log carries Vigil's own lifecycle events): such a
     // batch costs no transaction, except to store the positions now and then.
-    const matches = batch.records.some((record) => snapshot.route(record.event).length > 0);
+    const routed = routeBatch(batch, snapshot);
+    const matches = routed.some((r) => r.matches.length > 0);
     if (!matches && Date.now() - positionsStoredAt < idlePositionsIntervalMs) return;
     const { outbox } = await withTransientRetry(
-      () => db.transaction((tx) => applyBatch(tx, group, batch, snapshot, { allowedLatenessMs, now: now(), metrics })),
+      () => db.transaction((tx) => applyBatch(tx, group, batch, snapshot, { allowedLatenessMs, now: now(), metrics, routed })),
       { isClosed: () => closed, logger, what: 'trigger batch' },
     );
     positionsStoredAt = Date.now();

@@ -4,7 +4,7 @@ import { explainEventMatch, type ClauseResult } from './matching/event-matcher.t
 import { compileForEach } from './matching/for-each-key.ts';
 import { maxVigilDepth, vigilDepth } from './matching/loop-protection.ts';
 import { whereData, type WhereData } from './matching/where-clause.ts';
-import { compileTriggerProgram } from './trigger-program.ts';
+import { compileTriggerProgram, type TriggerProgram } from './trigger-program.ts';
 
 export type { ClauseResult } from './matching/event-matcher.ts';
 
@@ -19,10 +19,28 @@ export interface Explanation {
 /**
  * Why an event matches an automation's trigger or not, clause by clause (every clause is
  * evaluated, so the answer names all reasons, not only the first). Whether it then fires
- * depends on the window state, which this does not look at.
+ * depends on the window state, which this does not look at. The explainer of a compiled trigger
+ * compiles nothing per event (a dry run explains up to 1,000).
  */
+export function explainerFor(program: TriggerProgram): (event: VigilEvent) => Explanation {
+  const t = program.automation.trigger;
+  const forEachKeys = t.type === 'deadline' ? undefined : t.for_each;
+  const forEach = forEachKeys ? compileForEach(forEachKeys) : undefined;
+  return (event) => explainWith(program, forEachKeys, forEach, event);
+}
+
+/** One explanation; compiles the trigger for it (explainerFor a compiled trigger, for many events). */
 export function explain(automation: Automation, event: VigilEvent): Explanation {
-  const program = compileTriggerProgram(automation, 0n, { allowedLatenessMs: 0 });
+  return explainerFor(compileTriggerProgram(automation, 0n, { allowedLatenessMs: 0 }))(event);
+}
+
+function explainWith(
+  program: TriggerProgram,
+  forEachKeys: readonly string[] | undefined,
+  forEach: ReturnType<typeof compileForEach> | undefined,
+  event: VigilEvent,
+): Explanation {
+  const automation = program.automation;
   let data: WhereData | null = null;
   const lazy = (): WhereData => (data ??= whereData(event));
   const clauses: ClauseResult[] = [];
@@ -52,9 +70,8 @@ export function explain(automation: Automation, event: VigilEvent): Explanation 
     const nameOk = (vigilGate ? vigilGate.matched : true) && nameClauses.some((r) => r.matched && !r.detail.startsWith('Vigil'));
     clauses.push(...results.map((r) => (r.clause === 'trigger.after' || (r.clause === 'trigger.expect' && !r.detail.startsWith('Vigil')) ? { ...r, matched: r.matched || nameOk } : r)));
   }
-  const forEachKeys = t.type === 'deadline' ? undefined : t.for_each;
-  if (forEachKeys) {
-    const key = compileForEach(forEachKeys)(event);
+  if (forEachKeys && forEach) {
+    const key = forEach(event);
     clauses.push({
       clause: 'trigger.for_each',
       matched: key !== null,
