@@ -6,6 +6,7 @@ import { beyondDepthLimit } from './matching/loop-protection.ts';
 import { whereData, type WhereData } from './matching/where-clause.ts';
 import { compileTriggerProgram, type Route, type TriggerProgram } from './trigger-program.ts';
 import { notifyChannels } from '../platform/ports/notify-channels.ts';
+import { rerunOnRequest } from '../platform/rerun-on-request.ts';
 
 /**
  * The enabled automations, compiled: programs by name and the match index. A snapshot is
@@ -92,8 +93,6 @@ export async function startAutomationCatalog(options: CatalogOptions): Promise<A
   let snapshot = buildCatalogSnapshot([]);
   let fingerprint = '';
   let closed = false;
-  let reloading: Promise<void> | null = null;
-  let again = false;
 
   const fingerprintNow = async (): Promise<string> => {
     const [row] = await db.query<{ f: string }>(`SELECT count(*)::text || '/' || COALESCE(max(updated_at)::text, '') || '/' || COALESCE(sum(version)::text, '') AS f FROM automations`);
@@ -116,23 +115,8 @@ export async function startAutomationCatalog(options: CatalogOptions): Promise<A
     for (const l of listeners) l(snapshot);
   };
 
-  const refresh = (): Promise<void> => {
-    if (reloading) {
-      again = true;
-      return reloading;
-    }
-    reloading = (async () => {
-      try {
-        do {
-          again = false;
-          await reload();
-        } while (again && !closed);
-      } finally {
-        reloading = null;
-      }
-    })();
-    return reloading;
-  };
+  const reloads = rerunOnRequest(reload, () => closed);
+  const refresh = (): Promise<void> => reloads.request();
 
   await refresh();
   const unlisten = await db.listen(notifyChannels.automations, () => {
@@ -153,7 +137,7 @@ export async function startAutomationCatalog(options: CatalogOptions): Promise<A
       closed = true;
       clearInterval(timer);
       await unlisten();
-      await reloading?.catch(() => undefined);
+      await reloads.settled();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { TriggerProgram, TriggerState } from './trigger-program.ts';
 import { createWriteBatch, programHash, type OutboxHandOff, type OutboxWrites, type StateRef } from './trigger-state-store.ts';
 import { withTransientRetry } from './transient-retry.ts';
 import { notifyChannels } from '../platform/ports/notify-channels.ts';
+import { rerunOnRequest } from '../platform/rerun-on-request.ts';
 
 /**
  * Where proactive expectations and calendar deadlines fire. The timer sleeps until the earliest
@@ -118,8 +119,6 @@ export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise
   let closed = false;
   let timer: NodeJS.Timeout | null = null;
   let wakeAt: number | null = null;
-  let running: Promise<void> | null = null;
-  let rerun = false;
 
   const arm = (at: number): void => {
     if (closed) return;
@@ -152,24 +151,14 @@ export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise
     arm(lastHandled === 0 && next <= now() ? now() + 50 : next);
   };
 
+  const cycles = rerunOnRequest(() =>
+    cycle().catch((error: unknown) => {
+      logger.error({ err: error }, 'deadline timer cycle failed; retrying in 1 s');
+      arm(now() + 1_000);
+    }),
+  );
   const run = (): void => {
-    if (closed) return;
-    if (running) {
-      rerun = true;
-      return;
-    }
-    running = cycle()
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'deadline timer cycle failed; retrying in 1 s');
-        arm(now() + 1_000);
-      })
-      .finally(() => {
-        running = null;
-        if (rerun) {
-          rerun = false;
-          run();
-        }
-      });
+    if (!closed) void cycles.request();
   };
 
   const schedule = (snapshot: CatalogSnapshot): void => {
@@ -191,7 +180,7 @@ export async function startDeadlineTimer(options: DeadlineTimerOptions): Promise
       closed = true;
       if (timer) clearTimeout(timer);
       await unlisten();
-      await running;
+      await cycles.settled();
       if (ownCatalog) await catalog.close();
     },
   };

@@ -5,6 +5,7 @@ import type { EventLog } from '../platform/ports/event-log.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import { silentLogger, type Logger } from './automation-catalog.ts';
 import { notifyChannels } from '../platform/ports/notify-channels.ts';
+import { rerunOnRequest } from '../platform/rerun-on-request.ts';
 
 /**
  * Appends the events in `event_outbox` (vigil.automation.triggered|resolved, vigil.event.late)
@@ -71,29 +72,15 @@ export async function startLifecycleEventRelay(options: LifecycleEventRelayOptio
   const batchSize = options.batchSize ?? 500;
   const sweepAfterMs = options.sweepAfterMs ?? 0;
   let closed = false;
-  let running: Promise<void> | null = null;
-  let again = false;
 
   const drain = async (): Promise<void> => {
     while (!closed && (await relayLifecycleEvents(db, log, batchSize, sweepAfterMs)) === batchSize) {
       // keep going while full batches come back
     }
   };
+  const drains = rerunOnRequest(() => drain().catch((error: unknown) => logger.warn({ err: error }, 'lifecycle event relay failed; will retry')));
   const kick = (): void => {
-    if (closed) return;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = drain()
-      .catch((error: unknown) => logger.warn({ err: error }, 'lifecycle event relay failed; will retry'))
-      .finally(() => {
-        running = null;
-        if (again) {
-          again = false;
-          kick();
-        }
-      });
+    if (!closed) void drains.request();
   };
   const unlisten = sweepAfterMs > 0 ? undefined : await db.listen(notifyChannels.eventOutbox, kick);
   const poll = setInterval(kick, options.pollMs ?? 1_000);
@@ -114,7 +101,7 @@ export async function startLifecycleEventRelay(options: LifecycleEventRelayOptio
       clearInterval(poll);
       await publishing.settled();
       await unlisten?.();
-      await running;
+      await drains.settled();
     },
   };
 }
