@@ -6,7 +6,8 @@ import { startAutomationCatalog } from '../../triggers/automation-catalog.ts';
 import { startDeadlineTimer, } from '../../triggers/deadline-timer.ts';
 import { programHash } from '../../triggers/trigger-state-store.ts';
 import { initialProactiveState } from '../../triggers/windows/proactive-window.ts';
-import { createTestDatabase, waitFor } from '../../test/triggers/test-database.ts';
+import { createTestDatabase } from '../../test/support/test-database.ts';
+import { waitFor } from '../../test/support/wait-for.ts';
 
 export async function run(): Promise<Record<string, number | string>> {
   const t = await createTestDatabase();
@@ -36,10 +37,10 @@ export async function run(): Promise<Record<string, number | string>> {
       );
     }
     const timer = await startDeadlineTimer({ db: t.db, catalog });
-    await waitFor(async () => {
+    await waitFor('firings', async () => {
       const [row] = await t.db.query<{ n: bigint }>('SELECT count(*) AS n FROM firings');
       return Number(row!.n) >= soon;
-    }, 'firings', 120_000);
+    }, 120_000);
     await timer.close();
     await catalog.close();
     const [stats] = await t.db.query<{ p50: number; p99: number; max: number; n: bigint }>(

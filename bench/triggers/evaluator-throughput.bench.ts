@@ -11,7 +11,9 @@ import type { Database, Sql } from '../../platform/ports/database.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 import { startTriggerEvaluator } from '../../triggers/evaluator.ts';
-import { createTestDatabase, kafkaBrokers, waitFor } from '../../test/triggers/test-database.ts';
+import { kafkaBrokers } from '../../test/support/kafka-admin.ts';
+import { createTestDatabase } from '../../test/support/test-database.ts';
+import { waitFor } from '../../test/support/wait-for.ts';
 
 const runs = 3;
 const n = 30_000;
@@ -70,8 +72,7 @@ async function once(): Promise<RunFigures> {
     let firstBatchAt: number | null = null;
     let firstBatchEvents = 0;
     const evaluator = await startTriggerEvaluator({ db: countingDatabase(t.db, statements), log, group: 'bench', allowedLatenessMs: 3_600_000, maxBatchSize: 500 });
-    await waitFor(
-      async () => {
+    await waitFor('evaluator to consume everything', async () => {
         const [row] = await t.db.query<{ n: bigint | null }>(`SELECT sum(next_offset) AS n FROM consumer_positions WHERE consumer_group = 'bench'`);
         const done = Number(row?.n ?? 0);
         if (firstBatchAt === null && done > 0) {
@@ -79,10 +80,7 @@ async function once(): Promise<RunFigures> {
           firstBatchEvents = done;
         }
         return done >= n;
-      },
-      'evaluator to consume everything',
-      240_000,
-    );
+      }, 240_000, );
     const end = performance.now();
     await evaluator.close();
     const [f] = await t.db.query<{ n: bigint }>('SELECT count(*) AS n FROM firings');

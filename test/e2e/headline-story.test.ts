@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { VigilClient } from '../../sdk/index.ts';
 import { startSlackStandIn, type SlackStandIn } from '../stand-ins/slack.ts';
-import { kafkaBrokers } from '../support/ingest-harness.ts';
+import { kafkaBrokers } from '../support/kafka-admin.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { startVigilProcess, type VigilProcess } from '../support/vigil-process.ts';
 import { waitFor } from '../support/wait-for.ts';

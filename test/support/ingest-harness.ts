@@ -4,10 +4,10 @@ import { createLogger } from '../../platform/logger.ts';
 import { createMetrics, type Metrics } from '../../platform/metrics.ts';
 import type { EventLog, LogRecord } from '../../platform/ports/event-log.ts';
 import { startApiRole } from '../../cli/start/api-role.ts';
+import { kafkaBrokers } from './kafka-admin.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import { waitFor } from './wait-for.ts';
 
-export const kafkaBrokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(',');
 
 export interface IngestHarness {
   readonly url: string;

@@ -8,7 +8,8 @@ import { fireDueStates, startDeadlineTimer } from '../../triggers/deadline-timer
 import { applyBatch } from '../../triggers/evaluator.ts';
 import { triggerMetrics } from '../../triggers/metrics.ts';
 import { event } from './helpers.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './test-database.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const metrics = triggerMetrics();
 let offset = 0n;
@@ -42,7 +43,7 @@ describe('trigger evaluator on PostgreSQL', () => {
     assert.ok(created.ok && created.created);
     const again = await repo.upsert(doc);
     assert.ok(again.ok && !again.changed);
-    await waitFor(() => Promise.resolve(catalog.current().programs.has('failures')), 'catalog to load the automation');
+    await waitFor('catalog to load the automation', () => Promise.resolve(catalog.current().programs.has('failures')));
     assert.equal((await repo.list()).length, 1);
   });
 
@@ -82,14 +83,14 @@ describe('trigger evaluator on PostgreSQL', () => {
       actions_on_resolve: [{ kind: 'send-notification', connection: 'slack', text: 'recovered' }],
     });
     assert.ok(saved.ok);
-    await waitFor(() => Promise.resolve(catalog.current().programs.has('success-after-start')), 'catalog');
+    await waitFor('catalog', () => Promise.resolve(catalog.current().programs.has('success-after-start')));
     const timers = await Promise.all([startDeadlineTimer({ db: t.db, catalog }), startDeadlineTimer({ db: t.db, catalog })]);
     try {
       const started = new Date().toISOString();
       await t.db.transaction((tx) =>
         applyBatch(tx, 'g', batchOf([event({ event: 'job.started', resource: { id: 'job.1' }, occurred: started })]), catalog.current(), { allowedLatenessMs: 60_000, now: Date.now(), metrics }),
       );
-      await waitFor(async () => (await t.db.query(`SELECT 1 FROM firings WHERE automation_name = 'success-after-start'`)).length > 0, 'proactive firing');
+      await waitFor('proactive firing', async () => (await t.db.query(`SELECT 1 FROM firings WHERE automation_name = 'success-after-start'`)).length > 0);
       // Let the timers run again: still exactly one firing.
       await new Promise((r) => setTimeout(r, 500));
       assert.equal((await t.db.query(`SELECT 1 FROM firings WHERE automation_name = 'success-after-start'`)).length, 1);
@@ -115,9 +116,9 @@ describe('trigger evaluator on PostgreSQL', () => {
     assert.ok(saved.ok);
     const timer = await startDeadlineTimer({ db: t.db, catalog });
     try {
-      await waitFor(async () => (await t.db.query(`SELECT 1 FROM firings WHERE automation_name = 'every-second'`)).length >= 2, 'deadline firings');
+      await waitFor('deadline firings', async () => (await t.db.query(`SELECT 1 FROM firings WHERE automation_name = 'every-second'`)).length >= 2);
       await repo.setEnabled('every-second', false);
-      await waitFor(() => Promise.resolve(!catalog.current().programs.has('every-second')), 'catalog to drop the paused automation');
+      await waitFor('catalog to drop the paused automation', () => Promise.resolve(!catalog.current().programs.has('every-second')));
       const [{ n: before }] = (await t.db.query<{ n: bigint }>(`SELECT count(*) AS n FROM firings WHERE automation_name = 'every-second'`)) as [{ n: bigint }];
       await new Promise((r) => setTimeout(r, 1_500));
       assert.equal(await fireDueStates(t.db, catalog.current(), Date.now(), { limit: 100, allowedLatenessMs: 0, metrics }), 0);

@@ -9,7 +9,9 @@ import type { EventLog } from '../../platform/ports/event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 import { startTriggerEvaluator } from '../../triggers/evaluator.ts';
-import { createTestDatabase, kafkaBrokers, waitFor, type TestDatabase } from './test-database.ts';
+import { kafkaBrokers } from '../support/kafka-admin.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 /**
  * Exactly-once over the real broker and database. The automation fires once per event
@@ -63,7 +65,7 @@ async function setup(): Promise<{ t: TestDatabase; log: EventLog; topic: string;
 }
 
 async function expectExactlyOnce(t: TestDatabase, n: number): Promise<void> {
-  await waitFor(async () => (await firingCounts(t)).firings >= n, `${n} firings`, 120_000);
+  await waitFor(`${n} firings`, async () => (await firingCounts(t)).firings >= n, 120_000);
   await new Promise((r) => setTimeout(r, 1_000)); // anything extra would show up now
   assert.deepEqual(await firingCounts(t), { firings: n, distinctEvents: n });
   const [outbox] = await t.db.query<{ n: bigint }>(`SELECT count(*) AS n FROM action_outbox`);
@@ -89,7 +91,7 @@ describe('trigger evaluator over Kafka and PostgreSQL', { timeout: 240_000 }, ()
     const first = await startTriggerEvaluator({ db: t.db, log, group, allowedLatenessMs, maxBatchSize: 50 });
     cleanups.push(() => first.close());
     const appending = appendInChunks(log, list);
-    await waitFor(async () => (await firingCounts(t)).firings > 100, 'first firings');
+    await waitFor('first firings', async () => (await firingCounts(t)).firings > 100);
     const second = await startTriggerEvaluator({ db: t.db, log, group, allowedLatenessMs, maxBatchSize: 50 });
     cleanups.push(() => second.close());
     await appending;
@@ -117,7 +119,7 @@ describe('trigger evaluator over Kafka and PostgreSQL', { timeout: 240_000 }, ()
     };
     const victim = await spawnEvaluator();
     const appending = appendInChunks(log, events('kill', n));
-    await waitFor(async () => (await firingCounts(t)).firings > appended / 2, 'firings before the kill');
+    await waitFor('firings before the kill', async () => (await firingCounts(t)).firings > appended / 2);
     victim.kill('SIGKILL');
     await new Promise((r) => victim.once('exit', r));
     await appending;
@@ -138,7 +140,7 @@ describe('trigger evaluator over Kafka and PostgreSQL', { timeout: 240_000 }, ()
     cleanups.push(() => evaluator.close());
     const before = appended; // the events already in the topic
     if (before === 0) await appendInChunks(log, events('db-pre', 500));
-    await waitFor(async () => (await firingCounts(t)).firings >= Math.min(appended, 300), 'first firings');
+    await waitFor('first firings', async () => (await firingCounts(t)).firings >= Math.min(appended, 300));
     const run = promisify(execFile);
     try {
       const appending = appendInChunks(log, events('db', 500));
@@ -172,7 +174,7 @@ describe('trigger evaluator: batches in which nothing matches', { timeout: 120_0
         await new Promise((r) => setTimeout(r, 20));
       }
       await log.append(events('loud', 1));
-      await waitFor(async () => (await firingCounts(t)).firings >= 1, 'the one firing');
+      await waitFor('the one firing', async () => (await firingCounts(t)).firings >= 1);
       // The first batch stores the positions (none were stored yet), then only the batch with the match.
       assert.ok(transactions <= 3, `${transactions} transactions for 201 events of which one matches`);
       await first.close();
@@ -181,7 +183,7 @@ describe('trigger evaluator: batches in which nothing matches', { timeout: 120_0
       // which match nothing, and skips the matching one (below its partition's stored position).
       const second = await startTriggerEvaluator({ ...options, db: t.db });
       await log.append(events('after', 1).map((event) => ({ ...event, id: 'after-restart', resource: { id: 'job.after' } })));
-      await waitFor(async () => (await firingCounts(t)).firings >= 2, 'the firing after the restart');
+      await waitFor('the firing after the restart', async () => (await firingCounts(t)).firings >= 2);
       await new Promise((r) => setTimeout(r, 1_000));
       assert.deepEqual(await firingCounts(t), { firings: 2, distinctEvents: 2 });
       await second.close();
