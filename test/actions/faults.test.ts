@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startWebhookReceiver, type WebhookReceiver } from '../stand-ins/webhook-receiver.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { fastRetry, startActionsHarness, startWorkerProcess, type ActionsHarness } from './harness.ts';
 
 /*
@@ -92,7 +93,8 @@ describe('a worker SIGKILLed mid-action', () => {
     assert.equal(attempts.length, 2, 'the receiver saw the action again');
     assert.deepEqual(receiver.deliveries.filter((key) => key === id), [id], 'one delivery for the idempotency key');
     assert.equal(run.attempts, 2);
-    assert.equal(await harness.queue.state(id), 'completed');
+    // The run is recorded succeeded just before the queue marks its job completed.
+    await waitFor('the job to be completed in the queue', async () => (await harness.queue.state(id)) === 'completed');
     const runs = await harness.runs.list({ firingId: run.firing_id });
     assert.equal(runs.length, 1, 'one run record');
   });
