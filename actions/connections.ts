@@ -76,7 +76,7 @@ function problemsOf(error: z.ZodError): ConnectionProblem[] {
 }
 
 /** Decodes VIGIL_SECRET_KEY (base64 or base64url of 32 bytes) or checks a raw key. */
-export function parseSecretKey(key: string | Uint8Array | undefined): Buffer | undefined {
+function parseSecretKey(key: string | Uint8Array | undefined): Buffer | undefined {
   if (key === undefined || key === '') return undefined;
   const bytes = typeof key === 'string' ? Buffer.from(key.replace(/-/g, '+').replace(/_/g, '/'), 'base64') : Buffer.from(key);
   if (bytes.length !== 32) throw new Error('the connection secret key must be 32 bytes (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)');

@@ -109,7 +109,7 @@ export function classifyTransportError(what: string, error: unknown): Error {
 }
 
 /** The queue's retry policy for an action, from its `retry` settings. */
-export function retryPolicyOf(action: Pick<Action, 'retry'>): RetryPolicy {
+function retryPolicyOf(action: Pick<Action, 'retry'>): RetryPolicy {
   const retry = action.retry;
   return {
     attempts: retry.attempts,

@@ -26,7 +26,7 @@ export function storedDocument(record: StoredAutomation | { automation: Automati
   return document;
 }
 
-export function sourceOf(item: LocalAutomation): string {
+function sourceOf(item: LocalAutomation): string {
   return `${item.file}${item.index !== undefined ? `[${item.index}]` : ''}`;
 }
 

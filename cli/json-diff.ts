@@ -21,7 +21,7 @@ function child(path: string, key: string | number): string {
   return /^[A-Za-z_]/.test(segment) ? `${path}.${segment}` : `${path}[${segment}]`;
 }
 
-export function jsonEqual(a: unknown, b: unknown): boolean {
+function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, index) => jsonEqual(item, b[index]));
   if (isObject(a) && isObject(b)) {
@@ -57,7 +57,7 @@ export function diffJson(before: unknown, after: unknown, path = ''): JsonChange
 }
 
 /** Compact JSON, cut to `max` characters. */
-export function compactJson(value: unknown, max = 80): string {
+function compactJson(value: unknown, max = 80): string {
   const text = JSON.stringify(value) ?? 'undefined';
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

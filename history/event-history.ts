@@ -37,7 +37,7 @@ interface EventRow extends HistoryEventRow {
 }
 
 /** An event_history row as the event it stores. */
-export function historyRowToEvent(row: HistoryEventRow): VigilEvent {
+function historyRowToEvent(row: HistoryEventRow): VigilEvent {
   return {
     id: row.id,
     occurred: row.occurred.toISOString(),
@@ -55,7 +55,7 @@ function toEvent(row: EventRow): StoredEvent {
 }
 
 /** A glob as a LIKE pattern: `*` → `%`, LIKE's own wildcards escaped. */
-export function globToLike(glob: string): string {
+function globToLike(glob: string): string {
   return glob.replace(/[\\%_]/g, (char) => `\\${char}`).replace(/\*/g, '%');
 }
 

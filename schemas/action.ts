@@ -42,7 +42,7 @@ export function createTemplateEngine(): Liquid {
 const validationEngine = createTemplateEngine();
 
 /** Parses a Liquid template; returns the error message, or undefined when it is valid. */
-export function templateError(source: string): string | undefined {
+function templateError(source: string): string | undefined {
   try {
     validationEngine.parse(source);
     return undefined;
@@ -92,8 +92,6 @@ export const retryPolicy = z
   })
   .strict();
 
-export type RetryPolicyInput = z.input<typeof retryPolicy>;
-
 const common = {
   /** Optional label shown in action runs and logs. */
   name: z.string().min(1).max(200).optional(),
@@ -131,7 +129,7 @@ export const sendNotification = z
   })
   .strict();
 
-export const httpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const httpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 export const callWebhook = z
   .object({
@@ -241,8 +239,6 @@ export type Action = z.infer<typeof action>;
 export type ActionInput = z.input<typeof action>;
 export type ActionKind = Action['kind'];
 export type ActionOf<K extends ActionKind> = Extract<Action, { kind: K }>;
-
-export const actionKinds = action.options.map((option) => option.shape.kind.value) as readonly ActionKind[];
 
 /**
  * Checks every template of an action; returns `path: message` lines (empty when all parse).

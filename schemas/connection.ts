@@ -14,7 +14,7 @@ const httpUrl = z
 
 const secret = z.string().min(1).max(4_096);
 
-export const slackConnection = z
+const slackConnection = z
   .object({
     kind: z.literal('slack'),
     /** Incoming webhook URL (secret: it authorizes posting). */
@@ -31,7 +31,7 @@ export const slackConnection = z
     message: 'needs exactly one of webhook_url or bot_token',
   });
 
-export const webhookConnection = z
+const webhookConnection = z
   .object({
     kind: z.literal('webhook'),
     /** HMAC-SHA256 key for the signature header. */
@@ -41,7 +41,7 @@ export const webhookConnection = z
   })
   .strict();
 
-export const prefectConnection = z
+const prefectConnection = z
   .object({
     kind: z.literal('prefect'),
     /** API base, e.g. http://prefect:4200/api or https://api.prefect.cloud/api/accounts/{a}/workspaces/{w}. */
@@ -53,7 +53,7 @@ export const prefectConnection = z
   })
   .strict();
 
-export const airflowConnection = z
+const airflowConnection = z
   .object({
     kind: z.literal('airflow'),
     /** Webserver / API server base URL, e.g. http://airflow:8080 (without /api/v1). */

@@ -8,7 +8,7 @@ import { z } from 'zod';
  * the whole are ignored, none inside. Durations are elapsed time (a day is 24 h, even across
  * DST) and resolve to whole milliseconds.
  */
-export const durationPattern = /^\s*(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+\s*$/;
+const durationPattern = /^\s*(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+\s*$/;
 
 const partPattern = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 const unitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -27,13 +27,6 @@ export function durationMs(text: string): number {
   const ms = parseDuration(text);
   if (ms === null) throw new Error(`not a duration: ${text}`);
   return ms;
-}
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
-    if (ms % size === 0 && ms >= size) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }
 
 /** A duration field of an automation (trigger or action). */

@@ -7,7 +7,7 @@ const labelKeyPattern = /^[A-Za-z_][A-Za-z0-9_.:-]*$/;
 /** Printable ASCII without spaces: safe in URLs, logs and idempotency keys. */
 const eventIdPattern = /^[\x21-\x7e]+$/;
 
-export const eventName = z
+const eventName = z
   .string()
   .min(1, 'must not be empty')
   .max(limits.maxNameLength, `must be at most ${limits.maxNameLength} characters`)
@@ -40,7 +40,7 @@ export const resource = z
   .catchall(labelValue)
   .superRefine(checkLabelKeys);
 
-export const relatedResource = z
+const relatedResource = z
   .object({ id: requiredLabel, role: requiredLabel })
   .catchall(labelValue)
   .superRefine(checkLabelKeys);

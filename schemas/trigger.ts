@@ -5,7 +5,7 @@ import { eventGlobProblem, labelGlobProblem } from './glob-syntax.ts';
 import { whereProblems } from './where-syntax.ts';
 
 /** Limits on trigger definitions: they bound the state one trigger can hold. */
-export const triggerLimits = {
+const triggerLimits = {
   maxThreshold: 10_000,
   maxWithinMs: 90 * 86_400_000,
   maxGlobs: 100,
@@ -65,7 +65,7 @@ const matchFields = {
   where: where.optional(),
 };
 
-export const eventTrigger = z
+const eventTrigger = z
   .object({
     type: z.literal('event'),
     posture: z.enum(['reactive', 'proactive']).default('reactive'),
@@ -78,7 +78,7 @@ export const eventTrigger = z
   .strict();
 
 /** A child of a compound or sequence trigger: a reactive event trigger correlated by the parent's `for_each`. */
-export const childTrigger = z
+const childTrigger = z
   .object({
     type: z.literal('event'),
     posture: z.literal('reactive').default('reactive'),
@@ -88,7 +88,7 @@ export const childTrigger = z
   })
   .strict();
 
-export const deadlineTrigger = z
+const deadlineTrigger = z
   .object({
     type: z.literal('deadline'),
     ...matchFields,
@@ -103,7 +103,7 @@ export const deadlineTrigger = z
   })
   .strict();
 
-export const compoundTrigger = z
+const compoundTrigger = z
   .object({
     type: z.literal('compound'),
     require: z.union([z.enum(['all', 'any']), z.int().min(1)]).default('all'),
@@ -113,7 +113,7 @@ export const compoundTrigger = z
   })
   .strict();
 
-export const sequenceTrigger = z
+const sequenceTrigger = z
   .object({
     type: z.literal('sequence'),
     triggers: z.array(childTrigger).min(2, 'needs at least 2 child triggers').max(triggerLimits.maxChildren),
@@ -227,11 +227,8 @@ function shortestDeadlineWindow(trigger: DeadlineTrigger): number | null {
 
 export const trigger = z.discriminatedUnion('type', [eventTrigger, deadlineTrigger, compoundTrigger, sequenceTrigger]);
 
-export type EventTrigger = z.infer<typeof eventTrigger>;
 export type ChildTrigger = z.infer<typeof childTrigger>;
 export type DeadlineTrigger = z.infer<typeof deadlineTrigger>;
-export type CompoundTrigger = z.infer<typeof compoundTrigger>;
-export type SequenceTrigger = z.infer<typeof sequenceTrigger>;
 export type Trigger = z.infer<typeof trigger>;
 export type LabelMatch = z.infer<typeof labelMatch>;
 export type RelatedMatch = z.infer<typeof relatedMatch>;

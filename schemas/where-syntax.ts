@@ -4,7 +4,7 @@
  * are accepted; `var`-like paths must be literal and may not name `__proto__`, `constructor` or
  * `prototype`; size and depth are bounded.
  */
-export const allowedWhereOperators: readonly string[] = [
+const allowedWhereOperators: readonly string[] = [
   'var', 'missing', 'missing_some', 'exists',
   '==', '===', '!=', '!==', '<', '<=', '>', '>=', '!', '!!', 'and', 'or', 'if', '?:', '??',
   'in', 'cat', 'substr', 'length',

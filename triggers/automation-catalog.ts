@@ -56,7 +56,7 @@ export function buildCatalogSnapshot(programs: Iterable<TriggerProgram>): Catalo
 }
 
 /** Compiles stored rows; invalid definitions (stored by an older version, say) are skipped and logged. */
-export function compileRows(rows: readonly AutomationRow[], allowedLatenessMs: number, logger: Logger): TriggerProgram[] {
+function compileRows(rows: readonly AutomationRow[], allowedLatenessMs: number, logger: Logger): TriggerProgram[] {
   const programs: TriggerProgram[] = [];
   for (const row of rows) {
     const result = validateAutomation(row.definition);

@@ -39,7 +39,7 @@ export interface DeadlineTimer {
 }
 
 /** Creates (or re-initializes, after a trigger change or a resume) the state of triggers that are scheduled from the start. */
-export async function ensureScheduledStates(db: Sql, programs: Iterable<TriggerProgram>, now: number): Promise<void> {
+async function ensureScheduledStates(db: Sql, programs: Iterable<TriggerProgram>, now: number): Promise<void> {
   const list = [...programs].filter((p) => p.scheduledFromStart).sort((a, b) => (a.automation.name < b.automation.name ? -1 : 1));
   if (list.length === 0) return;
   const states = list.map((p) => p.initialState(now, null));

@@ -56,7 +56,7 @@ export interface Routed {
 }
 
 /** Routes every record of a batch against the catalog snapshot. */
-export function routeBatch(batch: LogBatch, snapshot: CatalogSnapshot): Routed[] {
+function routeBatch(batch: LogBatch, snapshot: CatalogSnapshot): Routed[] {
   return batch.records.map((record) => ({ record, matches: snapshot.route(record.event) }));
 }
 
@@ -120,7 +120,7 @@ export async function applyBatch(
 }
 
 /** Positions stored for the group, for the partitions just assigned. */
-export async function storedPositions(db: Database, group: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
+async function storedPositions(db: Database, group: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
   const rows = await db.query<{ partition: number; next_offset: bigint }>(
     'SELECT partition, next_offset FROM consumer_positions WHERE consumer_group = $1 AND partition = ANY($2::int[])',
     [group, [...partitions]],

@@ -20,15 +20,15 @@ export function firingId(automationName: string, hash: string, stateKey: string,
   return uuidv5(`${automationName}\u0000${hash}\u0000${stateKey}\u0000${seq}`, namespace);
 }
 
-export function outboxId(firing: string, phase: 'triggered' | 'resolved', actionIndex: number): string {
+function outboxId(firing: string, phase: 'triggered' | 'resolved', actionIndex: number): string {
   return uuidv5(`${firing}\u0000${phase}\u0000${actionIndex}`, namespace);
 }
 
-export function lifecycleEventId(firing: string, phase: 'triggered' | 'resolved'): string {
+function lifecycleEventId(firing: string, phase: 'triggered' | 'resolved'): string {
   return uuidv5(`${firing}\u0000${phase}\u0000event`, namespace);
 }
 
-export function lateEventId(automationName: string, eventId: string): string {
+function lateEventId(automationName: string, eventId: string): string {
   return uuidv5(`${automationName}\u0000${eventId}\u0000late`, namespace);
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from './automation-catalog.ts';
 
 /** PostgreSQL errors worth retrying: deadlock, serialization failure, connection loss, shutdown, too many connections. */
-export function isTransientDatabaseError(error: unknown): boolean {
+function isTransientDatabaseError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
     return code === '40P01' || code === '40001' || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';

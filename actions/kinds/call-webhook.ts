@@ -13,7 +13,7 @@ import { render, renderJson, renderRecord } from '../templates.ts';
  */
 
 /** The signature header value for a body signed at `timestamp` (unix seconds). */
-export function signatureFor(secret: string, timestamp: number, body: string): string {
+function signatureFor(secret: string, timestamp: number, body: string): string {
   const digest = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
   return `t=${timestamp},v1=${digest}`;
 }

@@ -5,7 +5,7 @@ import type { Executor } from '../executor.ts';
 import { render, renderJson, renderRecord } from '../templates.ts';
 
 /** Derived events deeper than this are refused: an automation reacting to its own events would loop. */
-export const maxEventDepth = 8;
+const maxEventDepth = 8;
 
 /*
  * emit-event: a derived event (e.g. `sla.missed`) through the event log, so other automations can

@@ -71,7 +71,7 @@ export const testBody = z
 
 export type TestBody = z.infer<typeof testBody>;
 
-export const firingStatuses = ['triggered', 'resolved'] as const;
+const firingStatuses = ['triggered', 'resolved'] as const;
 
 export const firingsQuery = z
   .object({
@@ -94,7 +94,7 @@ export const allFiringsQuery = firingsQuery
 const isoTime = z.iso.datetime();
 const pathProblem = z.object({ path: z.string().describe('Where in the request, e.g. `trigger.within`, `actions[0].text`, `events[2].resource.id`'), message: z.string() });
 
-export const problemSchema = z.object({
+const problemSchema = z.object({
   error: z.string().describe('A stable code, e.g. `not_found`, `invalid_automation`'),
   message: z.string(),
   errors: z.array(pathProblem).optional(),
@@ -102,7 +102,7 @@ export const problemSchema = z.object({
 
 const firingWindow = z.object({ start: isoTime, end: isoTime });
 
-export const storedFiringSchema = z.object({
+const storedFiringSchema = z.object({
   id: z.uuid(),
   automation_name: z.string().describe('The automation that fired (firings outlive a deleted automation)'),
   status: z.enum(firingStatuses),
@@ -115,7 +115,7 @@ export const storedFiringSchema = z.object({
   event_ids: z.array(z.string()).describe('The events that made it fire (the most recent ones, at most 20)'),
 });
 
-export const firingsPageSchema = z.object({ firings: z.array(storedFiringSchema), next: z.string().optional().describe('Pass back as `cursor` for the next page') });
+const firingsPageSchema = z.object({ firings: z.array(storedFiringSchema), next: z.string().optional().describe('Pass back as `cursor` for the next page') });
 
 const testFiring = z.object({
   state: z.enum(firingStatuses).describe('`resolved` when an expected event arrived later within the run'),
@@ -130,7 +130,7 @@ const testFiring = z.object({
   event_ids: z.array(z.string()),
 });
 
-export const testResultSchema = z.object({
+const testResultSchema = z.object({
   fired: z.int().describe('How many times it would have fired'),
   resolved: z.int().describe('How many of those firings a late expected event resolved'),
   firings: z.array(testFiring).describe('In the order they fired (at most 1,000 listed)'),

@@ -29,7 +29,7 @@ export function jsonBody(request: FastifyRequest, example: string): unknown {
  * A path as the API writes it: dotted names, array indexes in brackets (`actions[0].text`,
  * `trigger.triggers[1].within`). The schemas report indexes as dotted segments.
  */
-export function apiPath(path: string | readonly PropertyKey[]): string {
+function apiPath(path: string | readonly PropertyKey[]): string {
   const segments = typeof path === 'string' ? (path === '' ? [] : path.split('.')) : path.map(String);
   return segments.reduce<string>((text, segment) => (/^\d+$/.test(segment) ? `${text}[${segment}]` : text === '' ? segment : `${text}.${segment}`), '');
 }

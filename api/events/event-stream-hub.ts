@@ -8,7 +8,7 @@ export interface StreamSubscriber {
 }
 
 /** A filter as an in-memory predicate, the same rules as the history query. */
-export function eventPredicate(filter: EventFilter): (event: StoredEvent) => boolean {
+function eventPredicate(filter: EventFilter): (event: StoredEvent) => boolean {
   const names = filter.event ? compileGlobList([filter.event]) : undefined;
   const since = filter.since?.getTime();
   const until = filter.until?.getTime();

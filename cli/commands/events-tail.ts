@@ -15,7 +15,7 @@ interface TailOptions extends ConnectionOptions {
 }
 
 /** `08:59:00.000Z airflow.dag_run.success airflow.dag.sales_refresh env=prod {"duration_s":812}` */
-export function prettyEvent(event: VigilEvent): string {
+function prettyEvent(event: VigilEvent): string {
   const labels = Object.entries(event.resource)
     .filter(([key]) => key !== 'id')
     .map(([key, value]) => `${key}=${value}`);

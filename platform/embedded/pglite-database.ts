@@ -10,7 +10,7 @@ import { createStoreDirectory, isAlive, type StoreSource } from './store-creatio
  * PGlite's defaults (shared_buffers 128 MB and friends) cost 400–800 MB resident memory after
  * a few thousand inserts. These keep `vigil start` well under the 400 MB target.
  */
-export const embeddedPostgresSettings: Readonly<Record<string, string>> = {
+const embeddedPostgresSettings: Readonly<Record<string, string>> = {
   shared_buffers: '16MB',
   wal_buffers: '1MB',
   work_mem: '4MB',

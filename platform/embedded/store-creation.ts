@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
  * difference to initdb's time or memory (docs/decisions/0300), and Vigil passes its settings on
  * the command line at every start anyway.
  */
-export const embeddedInitdbArgs: readonly string[] = [];
+const embeddedInitdbArgs: readonly string[] = [];
 
 /**
  * Node.js flags of the initdb child process: Liftoff-only WebAssembly lowers its peak resident
@@ -103,7 +103,7 @@ export function isAlive(pid: number): boolean {
  * as `fs.cp` does, takes 0.4–0.8 s; 16 at a time 0.05–0.1 s). Copy-on-write clones where the
  * filesystem supports them.
  */
-export async function copyDirectory(from: string, to: string, parallel = 16): Promise<void> {
+async function copyDirectory(from: string, to: string, parallel = 16): Promise<void> {
   const entries = await readdir(from, { withFileTypes: true, recursive: true });
   await mkdir(to, { recursive: true });
   const directories = entries.filter((entry) => entry.isDirectory()).map((entry) => join(to, relative(from, join(entry.parentPath, entry.name))));
@@ -122,7 +122,7 @@ export async function copyDirectory(from: string, to: string, parallel = 16): Pr
 }
 
 /** Runs initdb for a new store in a child process; see initialize-store-process.ts. */
-export async function runInitdb(dataDir: string, startParams: readonly string[] | undefined, initdbArgs: readonly string[] = embeddedInitdbArgs): Promise<void> {
+async function runInitdb(dataDir: string, startParams: readonly string[] | undefined, initdbArgs: readonly string[] = embeddedInitdbArgs): Promise<void> {
   const script = fileURLToPath(new URL('./initialize-store-process.ts', import.meta.url));
   const child = spawn(
     process.execPath,

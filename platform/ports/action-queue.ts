@@ -73,7 +73,7 @@ export type FailureDecision =
   | { readonly retry: false; readonly reason: string };
 
 /** Exponential backoff for the attempt that just failed (1-based), with jitter, capped. */
-export function backoffDelay(policy: RetryPolicy, failedAttempt: number, random: () => number = Math.random): number {
+function backoffDelay(policy: RetryPolicy, failedAttempt: number, random: () => number = Math.random): number {
   const base = Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** Math.max(0, failedAttempt - 1));
   const spread = base * Math.min(1, Math.max(0, policy.jitter));
   return Math.max(0, Math.round(base - spread + random() * 2 * spread));

@@ -45,7 +45,7 @@ export function compileEventMatcher(spec: EventMatchSpec): CompiledEventMatcher 
   };
 }
 
-export function isVigilEvent(event: VigilEvent): boolean {
+function isVigilEvent(event: VigilEvent): boolean {
   return event.event.startsWith('vigil.');
 }
 

@@ -72,12 +72,6 @@ function internedGlob(glob: string): Glob {
   return g;
 }
 
-/** One glob (without `!`) as a predicate; literal globs compare strings directly. */
-export function compileGlob(glob: string): (value: string) => boolean {
-  const g = internedGlob(glob);
-  return (value) => globMatches(g, value);
-}
-
 class CompiledGlobList implements GlobList {
   readonly positives: readonly string[];
   readonly negatives: readonly string[];
