@@ -7,73 +7,33 @@
 //   platform (ports, adapters, http basics, config, logging)   → schemas
 //   schemas                                                  → nothing of ours
 // sdk (clients) → schemas only. Tests and benchmarks may import anything; nothing imports them.
-const domain = '(ingest|triggers|actions|history)';
+const domainNames = 'ingest|triggers|actions|history';
 const adapters = '(kafka|postgres|bullmq|embedded)';
 const notTest = '\\.test\\.ts$';
+
+/** A forbidden import: from files matching `from` (tests excepted unless said) to files matching `to`. */
+function forbid(name, comment, from, to, options = {}) {
+  return {
+    name,
+    severity: 'error',
+    comment,
+    from: { path: from, ...(options.testsToo ? {} : { pathNot: notTest }) },
+    to: { path: to, ...(options.toNot ? { pathNot: options.toNot } : {}) },
+  };
+}
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    {
-      name: 'no-circular',
-      severity: 'error',
-      comment: 'A circle of imports: split the module so that one side only points down.',
-      from: {},
-      to: { circular: true },
-    },
-    {
-      name: 'schemas-import-nothing-of-ours',
-      severity: 'error',
-      comment: 'schemas/ is the bottom floor: zod schemas and their syntax checks only.',
-      from: { path: '^schemas/', pathNot: notTest },
-      to: { path: '^(platform|ingest|triggers|actions|history|api|cli|sdk|test|bench)/' },
-    },
-    {
-      name: 'platform-below-the-domain',
-      severity: 'error',
-      comment: 'platform/ holds ports, adapters and shared basics; it must not know the domain or what runs it.',
-      from: { path: '^platform/', pathNot: notTest },
-      to: { path: `^(${domain.slice(1, -1)}|api|cli|sdk|test|bench)/` },
-    },
-    {
-      name: 'ports-know-no-adapter',
-      severity: 'error',
-      from: { path: '^platform/(ports|http)/' },
-      to: { path: `^platform/${adapters}/` },
-    },
-    {
-      name: 'adapters-are-independent',
-      severity: 'error',
-      comment: 'One adapter does not reach into another (the composition root picks them).',
-      from: { path: `^platform/${adapters}/`, pathNot: notTest },
-      to: { path: `^platform/${adapters}/`, pathNot: '^platform/$1/' },
-    },
-    {
-      name: 'domain-folders-are-siblings',
-      severity: 'error',
-      comment: 'ingest, triggers, actions and history meet only through schemas/ and the ports.',
-      from: { path: `^${domain}/`, pathNot: notTest },
-      to: { path: `^${domain}/`, pathNot: '^$1/' },
-    },
-    {
-      name: 'domain-below-api-and-cli',
-      severity: 'error',
-      from: { path: `^${domain}/`, pathNot: notTest },
-      to: { path: '^(api|cli|sdk|test|bench)/' },
-    },
-    {
-      name: 'api-below-cli',
-      severity: 'error',
-      from: { path: '^api/', pathNot: notTest },
-      to: { path: '^(cli|sdk|test|bench)/' },
-    },
-    {
-      name: 'sdk-uses-schemas-only',
-      severity: 'error',
-      comment: 'The client library ships apart from the server: it shares the schemas, nothing else.',
-      from: { path: '^sdk/', pathNot: notTest },
-      to: { path: `^(platform|${domain.slice(1, -1)}|api|cli|test|bench)/` },
-    },
+    { name: 'no-circular', severity: 'error', comment: 'A circle of imports: split the module so that one side only points down.', from: {}, to: { circular: true } },
+    forbid('schemas-import-nothing-of-ours', 'schemas/ is the bottom floor: zod schemas and their syntax checks only.', '^schemas/', `^(platform|${domainNames}|api|cli|sdk|test|bench)/`),
+    forbid('platform-below-the-domain', 'platform/ holds ports, adapters and shared basics; it must not know the domain or what runs it.', '^platform/', `^(${domainNames}|api|cli|sdk|test|bench)/`),
+    forbid('ports-know-no-adapter', 'A port is what the domain sees; the adapters implement it.', '^platform/(ports|http)/', `^platform/${adapters}/`, { testsToo: true }),
+    forbid('adapters-are-independent', 'One adapter does not reach into another (the composition root picks them).', `^platform/${adapters}/`, `^platform/${adapters}/`, { toNot: '^platform/$1/' }),
+    forbid('domain-folders-are-siblings', 'ingest, triggers, actions and history meet only through schemas/ and the ports.', `^(${domainNames})/`, `^(${domainNames})/`, { toNot: '^$1/' }),
+    forbid('domain-below-api-and-cli', 'The domain does not know what serves or runs it.', `^(${domainNames})/`, '^(api|cli|sdk|test|bench)/'),
+    forbid('api-below-cli', 'The control plane does not know the process wiring.', '^api/', '^(cli|sdk|test|bench)/'),
+    forbid('sdk-uses-schemas-only', 'The client library ships apart from the server: it shares the schemas, nothing else.', '^sdk/', `^(platform|${domainNames}|api|cli|test|bench)/`),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

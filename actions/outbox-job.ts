@@ -1,27 +1,14 @@
-import type { ActionOutboxRow, FiringContext } from '../schemas/firing.ts';
+import type { ActionOutboxRow } from '../schemas/firing.ts';
 
-/** The queue job's payload: everything a worker needs, so that it never reads the outbox. */
-export interface OutboxJob {
-  readonly outbox_id: string;
-  readonly firing_id: string;
-  readonly automation_name: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly action_index: number;
-  readonly action: unknown;
-  readonly context: FiringContext;
-}
+/**
+ * The queue job's payload: the outbox row as it is, its id named `outbox_id` (the job's own id
+ * is the same value), so that a worker never reads the outbox.
+ */
+export type OutboxJob = Omit<ActionOutboxRow, 'id'> & { readonly outbox_id: string };
 
-/** The job of an outbox row: the row's columns, its id as `outbox_id`. */
-export function outboxJobFromRow(row: ActionOutboxRow): OutboxJob {
-  return {
-    outbox_id: row.id,
-    firing_id: row.firing_id,
-    automation_name: row.automation_name,
-    phase: row.phase,
-    action_index: row.action_index,
-    action: row.action,
-    context: row.context,
-  };
+/** The job of an outbox row. */
+export function outboxJobFromRow({ id, ...row }: ActionOutboxRow): OutboxJob {
+  return { outbox_id: id, ...row };
 }
 
 /** Reads a job payload back; throws when it is not one. */
