@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../platform/ports/database.ts';
 import type { Firing } from '../schemas/api-resources.ts';
 import { allFiringsQuery, firingsPageSchema, problemSchema, toJsonSchema, type firingsQuery } from './automations/automation-schemas.ts';
-import { firingsPage } from './automations/automation-store.ts';
+import { firingsPage } from './automations/firings-page.ts';
 import { parseQuery } from './automations/http-input.ts';
 import { HttpError } from '../platform/http/http-error.ts';
 import { decodePageCursor } from '../schemas/page-cursor.ts';

@@ -26,7 +26,7 @@ export function storedDocument(record: StoredAutomation | { automation: Automati
   return document;
 }
 
-function sourceOf(item: LocalAutomation): string {
+export function sourceOf(item: LocalAutomation): string {
   return `${item.file}${item.index !== undefined ? `[${item.index}]` : ''}`;
 }
 

@@ -94,7 +94,7 @@ export const allFiringsQuery = firingsQuery
 const isoTime = z.iso.datetime();
 const pathProblem = z.object({ path: z.string().describe('Where in the request, e.g. `trigger.within`, `actions[0].text`, `events[2].resource.id`'), message: z.string() });
 
-const problemSchema = z.object({
+export const problemSchema = z.object({
   error: z.string().describe('A stable code, e.g. `not_found`, `invalid_automation`'),
   message: z.string(),
   errors: z.array(pathProblem).optional(),
@@ -115,7 +115,7 @@ const storedFiringSchema = z.object({
   event_ids: z.array(z.string()).describe('The events that made it fire (the most recent ones, at most 20)'),
 });
 
-const firingsPageSchema = z.object({ firings: z.array(storedFiringSchema), next: z.string().optional().describe('Pass back as `cursor` for the next page') });
+export const firingsPageSchema = z.object({ firings: z.array(storedFiringSchema), next: z.string().optional().describe('Pass back as `cursor` for the next page') });
 
 const testFiring = z.object({
   state: z.enum(firingStatuses).describe('`resolved` when an expected event arrived later within the run'),
