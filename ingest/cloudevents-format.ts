@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { HttpError, type ItemProblem } from '../platform/http/http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 import { deterministicEventId } from './deterministic-id.ts';
-import { zodProblems } from './event-normalizer.ts';
+import { mapItems, type MappedItems } from './format-mapping.ts';
 
 /**
  * CloudEvents 1.0 → native events. The mapping is documented in docs/reference/event-formats.md:
@@ -47,25 +47,8 @@ const nativeToCloudEventPath: Record<string, string> = {
   payload: 'data',
 };
 
-export interface MappedItems {
-  readonly items: unknown[];
-  readonly problems: ItemProblem[];
-  /** Translates a problem path on the mapped native event into the source format's terms. */
-  readonly sourcePath: (nativePath: string) => string;
-}
-
 export function cloudEventsToNative(values: readonly unknown[]): MappedItems {
-  const items: unknown[] = [];
-  const problems: ItemProblem[] = [];
-  for (const [index, value] of values.entries()) {
-    const parsed = structuredCloudEvent.safeParse(value);
-    if (parsed.success) items.push(toNative(parsed.data));
-    else {
-      problems.push(...zodProblems(index, parsed.error));
-      items.push(undefined);
-    }
-  }
-  return { items, problems, sourcePath: (path) => nativeToCloudEventPath[path] ?? path.replace(/^payload/, 'data') };
+  return mapItems(values, structuredCloudEvent, toNative, (path) => nativeToCloudEventPath[path] ?? path.replace(/^payload/, 'data'));
 }
 
 function toNative(event: StructuredCloudEvent): Record<string, unknown> {

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import type { ItemProblem } from '../platform/http/http-error.ts';
 import { deterministicEventId } from './deterministic-id.ts';
-import type { MappedItems } from './cloudevents-format.ts';
-import { zodProblems } from './event-normalizer.ts';
+import { mapItems, type MappedItems } from './format-mapping.ts';
 
 /**
  * OpenLineage RunEvent → native event (table in docs/reference/event-formats.md):
@@ -48,21 +46,9 @@ const nativeToOpenLineagePath: Record<string, string> = {
 };
 
 export function openLineageToNative(values: readonly unknown[]): MappedItems {
-  const items: unknown[] = [];
-  const problems: ItemProblem[] = [];
-  for (const [index, value] of values.entries()) {
-    const parsed = runEvent.safeParse(value);
-    if (parsed.success) items.push(toNative(parsed.data));
-    else {
-      problems.push(...zodProblems(index, parsed.error));
-      items.push(undefined);
-    }
-  }
-  return {
-    items,
-    problems,
-    sourcePath: (path) => nativeToOpenLineagePath[path] ?? path.replace(/^payload\.?/, '').replace(/^related\[\d+\]/, 'inputs/outputs'),
-  };
+  return mapItems(values, runEvent, toNative, (path) =>
+    nativeToOpenLineagePath[path] ?? path.replace(/^payload\.?/, '').replace(/^related\[\d+\]/, 'inputs/outputs'),
+  );
 }
 
 function toNative(event: RunEvent): Record<string, unknown> {
