@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database } from '../platform/ports/database.ts';
 import type { ApiKeyResource, CreatedApiKey, Scope } from '../schemas/api-key.ts';
+import { isUuid } from '../schemas/uuid.ts';
 
 /*
  * The api_keys table's one owner: create, verify, list, revoke. Only a SHA-256 hash of a
@@ -38,8 +39,6 @@ const revocationChannel = 'vigil_api_keys';
 
 /** How long a verified key is trusted without asking the database again, when no revocation is announced. */
 const cacheMs = 10_000;
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface KeyRow {
   id: string;
@@ -103,7 +102,7 @@ export function createApiKeys(db: Database, options: { adminKey?: string | undef
 
     /** Revokes a key; false when there is no such key or it is revoked already. Announced to every watching process. */
     async revoke(id: string): Promise<boolean> {
-      if (!uuidPattern.test(id)) return false;
+      if (!isUuid(id)) return false;
       const rows = await db.query(
         `WITH revoked AS (UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id)
          SELECT id, pg_notify('${revocationChannel}', id) FROM revoked`,

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { generateKeySecret } from '../../api/api-keys.ts';
 import type { Config } from '../../platform/config.ts';
 
 /**
@@ -13,7 +13,7 @@ export async function embeddedAdminKey(config: Config): Promise<{ key: string; g
   try {
     return { key: (await readFile(file, 'utf8')).trim(), generated: false };
   } catch {
-    const key = `vk_${randomBytes(24).toString('base64url')}`;
+    const key = generateKeySecret();
     await writeFile(file, `${key}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
     return { key, generated: true };
