@@ -44,8 +44,20 @@ const nativeToCloudEventPath: Record<string, string> = {
   event: 'type',
   occurred: 'time',
   'resource.id': 'subject',
+  'resource.subject': 'subject',
+  'resource.source': 'source',
   payload: 'data',
+  'payload.data_base64': 'data_base64',
 };
+
+function cloudEventPath(path: string): string {
+  const mapped = nativeToCloudEventPath[path];
+  if (mapped) return mapped;
+  // the envelope kept under payload.cloudevent: its attributes and extensions by their own names
+  const envelope = /^payload\.cloudevent\.(?:extensions\.)?(.+)$/.exec(path);
+  if (envelope) return envelope[1]!;
+  return path.replace(/^payload/, 'data');
+}
 
 export interface MappedItems {
   readonly items: unknown[];
@@ -65,7 +77,7 @@ export function cloudEventsToNative(values: readonly unknown[]): MappedItems {
       items.push(undefined);
     }
   }
-  return { items, problems, sourcePath: (path) => nativeToCloudEventPath[path] ?? path.replace(/^payload/, 'data') };
+  return { items, problems, sourcePath: cloudEventPath };
 }
 
 function toNative(event: StructuredCloudEvent): Record<string, unknown> {
