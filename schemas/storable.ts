@@ -59,3 +59,8 @@ export function unstorableStrings(value: unknown, limit = 20): UnstorableValue[]
   }
   return found;
 }
+
+/** The text with NUL and lone surrogates replaced by U+FFFD: for messages and logs, never for event data. */
+export function storableText(value: string): string {
+  return value.toWellFormed().replaceAll('\u0000', '\ufffd');
+}

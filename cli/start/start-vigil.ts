@@ -51,7 +51,7 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
   }
   if (selected.includes('triggers')) running.push(...(await startTriggersRole(context, actionRelay)));
   if (selected.includes('api')) {
-    running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
+    running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS, metrics: metrics.registry }));
   }
   if (selected.includes('ingest') || selected.includes('api')) {
     const api = await startApiRole({

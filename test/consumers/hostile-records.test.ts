@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { startEventPersister } from '../../api/events/event-persister.ts';
+import { startEventPersister } from '../../history/event-persister.ts';
 import { consumerHealth } from '../../platform/consumers/consumer-health.ts';
 import { consumeGuarded, isDataError } from '../../platform/consumers/guarded-consumer.ts';
 import { createDeadLetters } from '../../platform/consumers/dead-letters.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEventPersister } from '../../api/events/event-persister.ts';
+import { startEventPersister } from '../../history/event-persister.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { json, startIngestHarness, type IngestHarness } from '../support/ingest-harness.ts';
 import { waitFor } from '../support/wait-for.ts';
