@@ -15,7 +15,8 @@ import { createTokenCache } from './orchestrators/token-cache.ts';
 import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
 import { isUuid } from './action-runs.ts';
-import { createRunRecords, storableText } from './run-records.ts';
+import { storableText } from '../schemas/storable.ts';
+import { createRunRecords } from './run-records.ts';
 import { createEgressGuard, type EgressOptions } from './egress-guard.ts';
 import { templateScope } from './templates.ts';
 

@@ -1,5 +1,6 @@
 import { createCoalescer } from '../platform/coalescer.ts';
 import type { Database } from '../platform/ports/database.ts';
+import { storableText } from '../schemas/storable.ts';
 
 /**
  * The two writes every action attempt makes to its `action_runs` row — "running" before the
@@ -30,13 +31,6 @@ export interface RunRecords {
   /** Records an attempt as running; resolves with its attempt number, or null when the run already succeeded. */
   start(run: RunStart): Promise<number | null>;
   succeed(run: RunSuccess): Promise<void>;
-}
-
-/** U+0000 cannot be stored in PostgreSQL text or jsonb: it is replaced by U+FFFD. */
-export function storableText(text: string): string;
-export function storableText(text: string | null): string | null;
-export function storableText(text: string | null): string | null {
-  return text?.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
 }
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };

@@ -60,7 +60,14 @@ export function unstorableStrings(value: unknown, limit = 20): UnstorableValue[]
   return found;
 }
 
-/** The text with NUL and lone surrogates replaced by U+FFFD: for messages and logs, never for event data. */
-export function storableText(value: string): string {
-  return value.toWellFormed().replaceAll('\u0000', '\ufffd');
+/**
+ * The text with NUL and lone surrogates replaced by U+FFFD: for text Vigil itself records
+ * (error messages, response bodies, dead-letter reasons), never for an event's data, which is
+ * refused instead.
+ */
+export function storableText(value: string): string;
+export function storableText(value: string | null): string | null;
+export function storableText(value: string | null): string | null {
+  if (value === null) return null;
+  return value.isWellFormed() && !value.includes('\u0000') ? value : value.toWellFormed().replaceAll('\u0000', '\ufffd');
 }
