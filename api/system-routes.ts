@@ -47,7 +47,7 @@ export function registerSystemRoutes(app: FastifyInstance, metrics: Metrics, rea
     },
   );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], security: [] } }, async (_request, reply) =>
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], security: [], response: { 200: { description: 'The Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } }, async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 

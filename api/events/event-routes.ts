@@ -51,6 +51,12 @@ const pageQuerystring = {
   additionalProperties: false,
 } as const;
 const storedEventSchema = z.toJSONSchema(vigilEvent, { target: 'openapi-3.0' });
+/** One Server-Sent Events message of the stream: `event: event`, the history position as `id`, the event as JSON in `data`. */
+const sseMessageSchema = {
+  type: 'object',
+  properties: { event: { type: 'string', enum: ['event'] }, id: { type: 'string', pattern: '^[0-9]+$' }, data: { type: 'string', description: 'the event as JSON' } },
+  required: ['data'],
+};
 const pageSchema = { type: 'object', properties: { events: { type: 'array', items: storedEventSchema }, next: { type: 'string' } }, required: ['events'] };
 
 /** Bytes an SSE client may leave unread before it is disconnected. */
@@ -130,7 +136,7 @@ export function registerEventRoutes(app: FastifyInstance, history: EventHistory,
         description: `${filterDescription} Each new matching event is one \`event: event\` message whose data is the event as JSON. A client that leaves more than 1 MiB unread is disconnected.`,
         tags: ['events'],
         querystring: filterQuerystring,
-        response: { 200: { description: 'A stream of Server-Sent Events that stays open', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+        response: { 200: { description: 'A stream of Server-Sent Events that stays open', content: { 'text/event-stream': { schema: sseMessageSchema } } } },
       },
     },
     async (request, reply) => {

@@ -89,6 +89,8 @@ export function registerRequestRules(app: FastifyInstance): void {
     const statuses = [400, ...(config.scope ? [401, 403, 429] : []), ...(withBody ? [413, 415] : [])];
     if (!schema.hide) {
       const response = (schema.response ??= {});
+      // a route that declares no success answer answers 200 (health, metrics): say so before adding the errors
+      if (!Object.keys(response).some((status) => status.startsWith('2'))) response[200] = { description: 'Success' };
       for (const status of statuses) response[status] ??= { description: 'The problem, with a code and a message', ...problemSchema };
     }
     route.config = { ...(route.config ?? {}), queryRule: queryRuleOf(schema.querystring) };
