@@ -89,6 +89,10 @@ describe('rules every route follows: control characters, unknown query parameter
       'application/ndjson',
       'application/x-ndjson',
     ]);
+    const patch = openapi.paths['/api/automations/{name}']!.patch!.requestBody!.content['application/json'] as { schema: { minProperties?: number } };
+    assert.equal(patch.schema.minProperties, 1, 'PATCH needs a field');
+    const firingsCursor = (openapi.paths['/api/automations/{name}/firings']!.get!.parameters ?? []).find((p) => p.name === 'cursor') as { schema?: { pattern?: string } } | undefined;
+    assert.equal(firingsCursor?.schema?.pattern, '^[A-Za-z0-9_-]+$');
     for (const [path, operations] of Object.entries(openapi.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         assert.ok(operation.responses['400'], `${method} ${path} documents 400`);
