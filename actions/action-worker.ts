@@ -207,7 +207,10 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     });
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
-    logger.debug({ runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs }, 'action succeeded');
+    logger.info(
+      { runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs },
+      `action ${action.kind} of ${outbox.automation_name} succeeded${durationMs === null ? '' : ` in ${durationMs} ms`}${result.responseStatus === undefined ? '' : ` (HTTP ${result.responseStatus})`}`,
+    );
     emitInBackground([
       actionLifecycleEvent('succeeded', outbox, action.kind, attempt, {
         status: 'succeeded',
@@ -252,10 +255,10 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     if (durationMs !== null) metrics?.duration.observe({ kind }, durationMs / 1000);
     const logFields = { runId: job.id, kind, attempt: rows[0]?.attempts ?? job.attempt, error: message };
     if (decision.retry) {
-      logger.info({ ...logFields, retryInMs: decision.delayMs }, 'action attempt failed; will retry');
+      logger.info({ ...logFields, retryInMs: decision.delayMs }, `action ${kind} attempt failed; will retry in ${Math.round(decision.delayMs / 1000)} s: ${message}`);
       return;
     }
-    logger.warn({ ...logFields, reason }, 'action failed; dead-lettered');
+    logger.warn({ ...logFields, reason }, `action ${kind} failed for good (dead-lettered): ${reason}`);
     if (outbox) {
       emitInBackground([
         actionLifecycleEvent('failed', outbox, kind, rows[0]?.attempts ?? job.attempt, {

@@ -51,6 +51,7 @@ const environmentSchema = z.object({
   VIGIL_KAFKA_PARTITIONS: positiveInt.max(1024).default(6),
   VIGIL_KAFKA_LINGER_MS: z.coerce.number().int('must be a whole number').min(0).max(1_000).default(4),
   VIGIL_LOG_LEVEL: z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` }).default('info'),
+  VIGIL_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { message: 'must be auto, json or pretty' }).default('auto'),
   VIGIL_RATE_LIMIT_PER_MINUTE: positiveInt.default(6_000),
   VIGIL_APPEND_TIMEOUT_MS: positiveInt.default(10_000),
   VIGIL_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(7),

@@ -46,7 +46,7 @@ function banner(options: { url: string; config: Config; roles: readonly Role[]; 
 /** `vigil start`: opens the infrastructure and runs the given roles until SIGINT or SIGTERM. */
 export async function startVigil(config: Config, selected: readonly Role[]): Promise<void> {
   const startedAt = performance.now();
-  const logger: Logger = createLogger(config.VIGIL_LOG_LEVEL);
+  const logger: Logger = createLogger(config.VIGIL_LOG_LEVEL, 'vigil', config.VIGIL_LOG_FORMAT);
   const metrics = createMetrics();
   const servesHttp = selected.includes('ingest') || selected.includes('api');
   // Before the store is opened or migrated: a taken port is one line, not a crash after migrating.
