@@ -32,7 +32,7 @@ env -u DATABASE_URL -u KAFKA_BROKERS -u REDIS_URL \
   node --disable-warning=ExperimentalWarning cli/main.ts start >"$work/vigil.log" 2>&1 &
 vigil_pid=$!
 for _ in $(seq 1 300); do
-  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then break; fi
+  if node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "http://127.0.0.1:$port/readyz"; then break; fi
   if ! kill -0 "$vigil_pid" 2>/dev/null; then cat "$work/vigil.log"; echo "[fuzz] vigil did not start" >&2; exit 1; fi
   sleep 0.2
 done

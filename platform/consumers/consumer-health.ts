@@ -103,43 +103,35 @@ export function consumerHealth(registry: Registry, options: ConsumerHealthOption
     );
   }
 
+  // One report serves the gauges of a scrape (they are collected one after another).
   let lastReport: Promise<ConsumerStatus[]> | undefined;
-  const gauges = (set: (gauge: 'lag' | 'age' | 'stuck', status: ConsumerStatus) => void) => async () => {
-    // The three gauges are collected one after another in a scrape: one report serves them.
+  const cachedReport = (): Promise<ConsumerStatus[]> => {
     lastReport ??= report().finally(() => setTimeout(() => (lastReport = undefined), 500).unref());
-    for (const status of await lastReport) {
-      set('lag', status);
-      set('age', status);
-      set('stuck', status);
-    }
+    return lastReport;
   };
-  const lagGauge: Gauge<'consumer'> = new Gauge({
-    name: 'vigil_consumer_lag',
-    help: 'Records between a consumer of the event log and the end of the log (partitions it handles)',
-    labelNames: ['consumer'],
-    registers: [registry],
-    collect: gauges((gauge, status) => {
-      if (gauge === 'lag' && status.lag !== null) lagGauge.set({ consumer: status.consumer }, status.lag);
-    }),
-  });
-  const ageGauge: Gauge<'consumer'> = new Gauge({
-    name: 'vigil_consumer_last_commit_age_seconds',
-    help: 'Seconds since a consumer of the event log last moved its position',
-    labelNames: ['consumer'],
-    registers: [registry],
-    collect: gauges((gauge, status) => {
-      if (gauge === 'age') ageGauge.set({ consumer: status.consumer }, status.last_commit_age_seconds);
-    }),
-  });
-  const stuckGauge: Gauge<'consumer'> = new Gauge({
-    name: 'vigil_consumer_stuck',
-    help: '1 when a consumer of the event log is stuck (failing since its last progress, or records waiting and no progress for 60 s)',
-    labelNames: ['consumer'],
-    registers: [registry],
-    collect: gauges((gauge, status) => {
-      if (gauge === 'stuck') stuckGauge.set({ consumer: status.consumer }, status.state === 'stuck' ? 1 : 0);
-    }),
-  });
+  const gauges: ReadonlyArray<{ name: string; help: string; value: (status: ConsumerStatus) => number | null }> = [
+    { name: 'vigil_consumer_lag', help: 'Records between a consumer of the event log and the end of the log (partitions it handles)', value: (status) => status.lag },
+    { name: 'vigil_consumer_last_commit_age_seconds', help: 'Seconds since a consumer of the event log last moved its position', value: (status) => status.last_commit_age_seconds },
+    {
+      name: 'vigil_consumer_stuck',
+      help: '1 when a consumer of the event log is stuck (failing since its last progress, or records waiting and no progress for 60 s)',
+      value: (status) => (status.state === 'stuck' ? 1 : 0),
+    },
+  ];
+  for (const { name, help, value } of gauges) {
+    const gauge: Gauge<'consumer'> = new Gauge({
+      name,
+      help,
+      labelNames: ['consumer'],
+      registers: [registry],
+      async collect() {
+        for (const status of await cachedReport()) {
+          const current = value(status);
+          if (current !== null) gauge.set({ consumer: status.consumer }, current);
+        }
+      },
+    });
+  }
 
   const health: ConsumerHealth = {
     track(name, log) {

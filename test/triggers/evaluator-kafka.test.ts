@@ -9,6 +9,7 @@ import type { EventLog } from '../../platform/ports/event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 import { startTriggerEvaluator } from '../../triggers/evaluator.ts';
+import { finishedEvents } from './helpers.ts';
 import { createTestDatabase, kafkaBrokers, waitFor, type TestDatabase } from './test-database.ts';
 
 /**
@@ -18,18 +19,7 @@ import { createTestDatabase, kafkaBrokers, waitFor, type TestDatabase } from './
 const partitions = 4;
 const allowedLatenessMs = 24 * 3_600_000;
 
-function events(prefix: string, n: number): VigilEvent[] {
-  const base = Date.now();
-  return Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    occurred: new Date(base + i).toISOString(),
-    received: new Date(base + i).toISOString(),
-    event: 'app.job.finished',
-    resource: { id: `job.${i % 37}` },
-    related: [],
-    payload: {},
-  }));
-}
+const events = (prefix: string, n: number): VigilEvent[] => finishedEvents(prefix, n, 37);
 
 /** Events appended to the topic so far: a new group counts all of them. */
 let appended = 0;

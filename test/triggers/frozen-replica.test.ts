@@ -6,6 +6,7 @@ import { createKafkaEventLog } from '../../platform/kafka/kafka-event-log.ts';
 import type { EventLog } from '../../platform/ports/event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
+import { finishedEvents } from './helpers.ts';
 import { createTestDatabase, kafkaBrokers, waitFor, type TestDatabase } from './test-database.ts';
 
 /**
@@ -19,18 +20,7 @@ const partitions = 4;
 const idleInTransactionMs = 3_000;
 const sessionTimeoutMs = 6_000;
 
-function events(prefix: string, n: number): VigilEvent[] {
-  const base = Date.now();
-  return Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    occurred: new Date(base + i).toISOString(),
-    received: new Date(base + i).toISOString(),
-    event: 'app.job.finished',
-    resource: { id: `job.${i % 41}` },
-    related: [],
-    payload: {},
-  }));
-}
+const events = (prefix: string, n: number): VigilEvent[] => finishedEvents(prefix, n, 41);
 
 describe('a frozen evaluator replica does not stall the others', { timeout: 180_000 }, () => {
   let t: TestDatabase;
