@@ -1,4 +1,5 @@
 import type { VigilEvent } from '../schemas/event.ts';
+import { storableText } from '../schemas/storable.ts';
 import { depthAfter, derivedEventId } from './derived-events.ts';
 import type { OutboxJob } from './outbox-job.ts';
 
@@ -30,7 +31,8 @@ export function actionLifecycleEvent(
       run_id: job.outbox_id,
       firing_id: job.firing_id,
       attempt,
-      ...details,
+      // error texts and response details come from other systems: kept storable (schemas/storable.ts)
+      ...Object.fromEntries(Object.entries(details).map(([key, value]) => [key, typeof value === 'string' ? storableText(value) : value])),
       vigil_depth: depthAfter(job.context),
     },
     ...(job.context.event ? { follows: job.context.event.id } : {}),

@@ -16,7 +16,8 @@ import { createTokenCache } from './orchestrators/token-cache.ts';
 import { createChannelPacer } from './pacing.ts';
 import { responseOf } from './retry-policy.ts';
 import { isUuid } from '../schemas/uuid.ts';
-import { createRunRecords, storableText } from './run-records.ts';
+import { storableText } from '../schemas/storable.ts';
+import { createRunRecords } from './run-records.ts';
 import { createEgressGuard, type EgressOptions } from './egress-guard.ts';
 import { templateScope } from './templates.ts';
 
@@ -210,7 +211,10 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     });
     metrics?.actions.inc({ kind: action.kind, outcome: 'succeeded' });
     if (durationMs !== null) metrics?.duration.observe({ kind: action.kind }, durationMs / 1000);
-    logger.debug({ runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs }, 'action succeeded');
+    logger.info(
+      { runId: job.id, kind: action.kind, automation: outbox.automation_name, attempt, durationMs },
+      `action ${action.kind} of ${outbox.automation_name} succeeded${durationMs === null ? '' : ` in ${durationMs} ms`}${result.responseStatus === undefined ? '' : ` (HTTP ${result.responseStatus})`}`,
+    );
     emitInBackground([
       actionLifecycleEvent('succeeded', outbox, action.kind, attempt, {
         status: 'succeeded',
@@ -248,10 +252,10 @@ export async function startActionWorkers(options: ActionWorkersOptions): Promise
     if (durationMs !== null) metrics?.duration.observe({ kind }, durationMs / 1000);
     const logFields = { runId: job.id, kind, attempt: attempts ?? job.attempt, error: message };
     if (decision.retry) {
-      logger.info({ ...logFields, retryInMs: decision.delayMs }, 'action attempt failed; will retry');
+      logger.info({ ...logFields, retryInMs: decision.delayMs }, `action ${kind} attempt failed; will retry in ${Math.round(decision.delayMs / 1000)} s: ${message}`);
       return;
     }
-    logger.warn({ ...logFields, reason }, 'action failed; dead-lettered');
+    logger.warn({ ...logFields, reason }, `action ${kind} failed for good (dead-lettered): ${reason}`);
     if (outbox) {
       emitInBackground([
         actionLifecycleEvent('failed', outbox, kind, attempts ?? job.attempt, {

@@ -143,6 +143,8 @@ export interface ConnectionsRepository {
   kinds(names: readonly string[]): Promise<Map<string, ConnectionKind>>;
   /** Decrypted, for action executors only. Throws ConnectionError when missing, of another kind, or undecryptable. */
   resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>>;
+  /** The stored connections the configured key cannot decrypt (all of them without a key), each with why: checked at start-up. */
+  undecryptable(): Promise<Array<{ name: string; reason: string }>>;
 }
 
 export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Array | undefined): ConnectionsRepository {
@@ -275,6 +277,19 @@ export function createConnectionsRepository(db: Sql, secretKey: string | Uint8Ar
       if (names.length === 0) return new Map();
       const rows = await db.query<{ name: string; kind: ConnectionKind }>('SELECT name, kind FROM connections WHERE name = ANY($1::text[])', [names]);
       return new Map(rows.map((row) => [row.name, row.kind]));
+    },
+
+    async undecryptable() {
+      const rows = await db.query<ConnectionRow>(`SELECT ${columns} FROM connections ORDER BY name`);
+      const failing: Array<{ name: string; reason: string }> = [];
+      for (const row of rows) {
+        try {
+          decryptSecret(row);
+        } catch (error) {
+          failing.push({ name: row.name, reason: error instanceof Error ? error.message : String(error) });
+        }
+      }
+      return failing;
     },
 
     async resolve<K extends ConnectionKind>(name: string, ...kinds: K[]): Promise<ConnectionOf<K>> {

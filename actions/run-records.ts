@@ -1,5 +1,6 @@
 import { createCoalescer } from '../platform/coalescer.ts';
 import type { Database, Sql } from '../platform/ports/database.ts';
+import { storableText } from '../schemas/storable.ts';
 
 /*
  * The one module that writes `action_runs` (migration 0003): the relay records a run `queued`
@@ -83,13 +84,6 @@ export interface RunRecords {
   succeed(run: RunSuccess): Promise<void>;
   /** Records a failed attempt; resolves with the run's attempts, or null when it already succeeded. */
   fail(run: RunFailure): Promise<number | null>;
-}
-
-/** U+0000 cannot be stored in PostgreSQL text or jsonb: it is replaced by U+FFFD. */
-export function storableText(text: string): string;
-export function storableText(text: string | null): string | null;
-export function storableText(text: string | null): string | null {
-  return text?.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text;
 }
 
 type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };

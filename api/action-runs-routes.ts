@@ -114,7 +114,7 @@ export function registerActionRunRoutes(app: FastifyInstance, actionRuns: Action
             since: { type: 'string', format: 'date-time' },
             until: { type: 'string', format: 'date-time' },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            cursor: { type: 'string' },
+            cursor: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
           },
         },
         response: {

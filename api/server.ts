@@ -9,6 +9,7 @@ import { eventLimits } from '../schemas/limits.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { registerAuthentication } from './authentication.ts';
 import { HttpError } from '../platform/http/http-error.ts';
+import { registerRequestRules } from '../platform/http/request-rules.ts';
 import { registerSystemRoutes, type ReadinessCheck } from './system-routes.ts';
 
 export interface ServerOptions {
@@ -77,6 +78,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     options.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode });
   });
 
+  registerRequestRules(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { consumerHealth } from '../platform/consumers/consumer-health.ts';
 import type { Metrics } from '../platform/metrics.ts';
 
 export interface ReadinessCheck {
@@ -27,13 +28,26 @@ async function runCheck(check: ReadinessCheck): Promise<{ name: string; ok: bool
 export function registerSystemRoutes(app: FastifyInstance, metrics: Metrics, readiness: readonly ReadinessCheck[]): void {
   app.get('/healthz', { schema: { summary: 'Liveness', tags: ['system'], security: [] } }, () => Promise.resolve({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { summary: 'Readiness: the event log and the database answer', tags: ['system'], security: [] } }, async (_request, reply) => {
-    const checks = await Promise.all(readiness.map(runCheck));
-    const ready = checks.every((check) => check.ok);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-  });
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: the event log and the database answer',
+        description:
+          '503 when the event log or the database does not answer. `consumers` shows each consumer of the log in this process (lag, seconds since its position moved, ok/lagging/stuck); a stuck consumer makes the status `degraded` but keeps 200: the intake still takes events.',
+        tags: ['system'],
+        security: [],
+      },
+    },
+    async (_request, reply) => {
+      const [checks, consumers] = await Promise.all([Promise.all(readiness.map(runCheck)), consumerHealth(metrics.registry).report()]);
+      const ready = checks.every((check) => check.ok);
+      const status = !ready ? 'not_ready' : consumers.some((consumer) => consumer.state === 'stuck') ? 'degraded' : 'ready';
+      return reply.code(ready ? 200 : 503).send({ status, checks, consumers });
+    },
+  );
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], security: [] } }, async (_request, reply) =>
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['system'], security: [], response: { 200: { description: 'The Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } }, async (_request, reply) =>
     reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
 

@@ -1,3 +1,5 @@
+import type { Registry } from 'prom-client';
+import { consumeGuarded } from '../platform/consumers/guarded-consumer.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Database } from '../platform/ports/database.ts';
 import type { EventLog, Subscription } from '../platform/ports/event-log.ts';
@@ -12,6 +14,8 @@ export interface EventPersisterOptions {
   readonly group?: string;
   /** How often partitions are created ahead and retention applied (default hourly). */
   readonly maintenanceIntervalMs?: number;
+  /** The process's metrics registry: dead letters and the consumer's lag are reported through it. */
+  readonly metrics?: Registry;
 }
 
 /** Days of partitions created ahead of today, so a day's rows never land in the default partition. */
@@ -20,7 +24,8 @@ const daysAhead = 3;
 /**
  * The persister consumer group: copies every event of the log into the event history table
  * (at least once; redeliveries are skipped by the table's key), and keeps the table's daily
- * partitions and retention.
+ * partitions and retention. A record the table refuses goes to dead_letters instead of
+ * stopping the copy (platform/consumers/guarded-consumer.ts).
  */
 export async function startEventPersister(options: EventPersisterOptions): Promise<{ close(): Promise<void> }> {
   const history = createEventHistory(options.db);
@@ -42,7 +47,10 @@ export async function startEventPersister(options: EventPersisterOptions): Promi
   let subscription: Subscription | undefined;
   let closed = false;
   const subscribe = async (): Promise<void> => {
-    subscription = await options.log.consume({
+    subscription = await consumeGuarded(options.log, {
+      db: options.db,
+      logger,
+      metrics: options.metrics,
       group: options.group ?? 'vigil-persister',
       maxBatchSize: 1_000,
       // The history is read by people and dry runs, not by the action path: fewer, larger inserts.

@@ -44,11 +44,23 @@ const nativeToCloudEventPath: Record<string, string> = {
   event: 'type',
   occurred: 'time',
   'resource.id': 'subject',
+  'resource.subject': 'subject',
+  'resource.source': 'source',
   payload: 'data',
+  'payload.data_base64': 'data_base64',
 };
 
+function cloudEventPath(path: string): string {
+  const mapped = nativeToCloudEventPath[path];
+  if (mapped) return mapped;
+  // the envelope kept under payload.cloudevent: its attributes and extensions by their own names
+  const envelope = /^payload\.cloudevent\.(?:extensions\.)?(.+)$/.exec(path);
+  if (envelope) return envelope[1]!;
+  return path.replace(/^payload/, 'data');
+}
+
 export function cloudEventsToNative(values: readonly unknown[]): MappedItems {
-  return mapItems(values, structuredCloudEvent, toNative, (path) => nativeToCloudEventPath[path] ?? path.replace(/^payload/, 'data'));
+  return mapItems(values, structuredCloudEvent, toNative, cloudEventPath);
 }
 
 function toNative(event: StructuredCloudEvent): Record<string, unknown> {

@@ -63,12 +63,15 @@ export function createEventIntake(options: { log: EventLog; metrics: Metrics; no
         throw new HttpError(422, 'invalid_events', 'the request holds no events');
       }
       const result = normalizeEvents(batch.items, now(), batch.sourceBytes);
+      const named = new Set<string>();
       const mappingFailed = new Set((batch.problems ?? []).map((problem) => problem.index));
       const problems = [
         ...(batch.problems ?? []),
         ...(result.ok ? [] : result.problems.filter((problem) => !mappingFailed.has(problem.index))),
       ]
         .map((problem) => (batch.sourcePath ? { ...problem, path: batch.sourcePath(problem.path) } : problem))
+        // a source field copied into several native fields (a CloudEvent's subject, a job's name) is named once
+        .filter((problem) => !named.has(`${problem.index}:${problem.path}`) && Boolean(named.add(`${problem.index}:${problem.path}`)))
         .sort((a, b) => a.index - b.index);
       if (problems.length > 0 || !result.ok) {
         metrics.eventsRejected.inc({ reason: 'invalid' }, batch.items.length);

@@ -57,6 +57,49 @@ function unsupportedMediaType(type: string, supported: readonly string[]): HttpE
 const accepted = z.object({ accepted: z.number().int(), ids: z.array(z.string()) });
 const problem = z.object({ error: z.string(), message: z.string() }).loose();
 const eventJsonSchema = z.toJSONSchema(incomingEvent, { target: 'openapi-3.0', io: 'input' });
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+/** A structured CloudEvent as the intake reads it (cloudevents-format.ts enforces the same). */
+const cloudEventSchema = {
+  type: 'object',
+  required: ['specversion', 'id', 'source', 'type'],
+  properties: {
+    specversion: { type: 'string', enum: ['1.0'] },
+    id: nonEmpty,
+    source: nonEmpty,
+    type: nonEmpty,
+    subject: nonEmpty,
+    time: { type: 'string', format: 'date-time' },
+    datacontenttype: { type: 'string' },
+    dataschema: { type: 'string' },
+    data: {},
+    data_base64: { type: 'string' },
+  },
+  additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+} as const;
+/** An OpenLineage RunEvent: the fields the mapping reads (openlineage-format.ts); the rest is kept as sent. */
+const runEventSchema = {
+  type: 'object',
+  required: ['eventTime', 'run', 'job', 'producer'],
+  properties: {
+    eventType: { type: 'string', enum: ['START', 'RUNNING', 'COMPLETE', 'ABORT', 'FAIL', 'OTHER'] },
+    eventTime: { type: 'string', format: 'date-time' },
+    run: { type: 'object', required: ['runId'], properties: { runId: nonEmpty, facets: { type: 'object' } } },
+    job: { type: 'object', required: ['namespace', 'name'], properties: { namespace: nonEmpty, name: nonEmpty } },
+    producer: nonEmpty,
+    schemaURL: { type: 'string' },
+    inputs: { type: 'array', items: { type: 'object', required: ['namespace', 'name'], properties: { namespace: nonEmpty, name: nonEmpty } } },
+    outputs: { type: 'array', items: { type: 'object', required: ['namespace', 'name'], properties: { namespace: nonEmpty, name: nonEmpty } } },
+  },
+} as const;
+const ndjsonSchema = { type: 'string', description: 'One native event (JSON) per line; blank lines are ignored' } as const;
+const eventsBody = {
+  content: {
+    'application/json': { schema: { oneOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema, minItems: 1 }] } },
+    ...Object.fromEntries([...ndjsonTypes].map((type) => [type, { schema: ndjsonSchema }])),
+    'application/cloudevents+json': { schema: cloudEventSchema },
+    'application/cloudevents-batch+json': { schema: { type: 'array', items: cloudEventSchema, minItems: 1 } },
+  },
+};
 
 /** HTTP intake: native events, NDJSON and CloudEvents at /api/events; OpenLineage at /api/v1/lineage. */
 export function registerIntakeRoutes(app: FastifyInstance, intake: EventIntake): void {
@@ -72,10 +115,10 @@ export function registerIntakeRoutes(app: FastifyInstance, intake: EventIntake):
       schema: {
         summary: 'Send events',
         description:
-          'One native event, an array of them, NDJSON (application/x-ndjson), or CloudEvents 1.0 (structured, binary ce-* headers, batch). ' +
+          'One native event, an array of them, NDJSON (application/x-ndjson), or CloudEvents 1.0 (structured, binary ce-* headers, batch). The body may be gzip-compressed (Content-Encoding: gzip); the size limit applies to the decompressed body. ' +
           'A batch is atomic: if any event is invalid nothing is written and the 422 lists every problem. 202 only after the event log acknowledged every event.',
         tags: ['events'],
-        body: { oneOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema }] },
+        body: eventsBody,
         response: responses,
       },
     },
@@ -93,7 +136,7 @@ export function registerIntakeRoutes(app: FastifyInstance, intake: EventIntake):
         summary: 'Send OpenLineage RunEvents',
         description: 'The default endpoint of the OpenLineage HTTP transport. One RunEvent or an array; mapped to native events as documented in docs/reference/event-formats.md.',
         tags: ['events'],
-        body: { type: 'object', description: 'An OpenLineage RunEvent (or an array of them)' },
+        body: { content: { 'application/json': { schema: { oneOf: [runEventSchema, { type: 'array', items: runEventSchema, minItems: 1 }] } } } },
         response: responses,
       },
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventLimits as limits } from './limits.ts';
+import { isStorableTime, storableTimeMessage, unstorableStringReason, unstorableStrings, type UnstorableValue } from './storable.ts';
 
 /** Dotted event name: segments of letters, digits, `_`, `-` and `:`, e.g. `airflow.dag_run.success`. */
 const eventNamePattern = /^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$/;
@@ -13,9 +14,15 @@ const eventName = z
   .max(limits.maxNameLength, `must be at most ${limits.maxNameLength} characters`)
   .regex(eventNamePattern, 'must be dot-separated segments of letters, digits, "_", "-" or ":" (e.g. airflow.dag_run.success)');
 
+function refuseUnstorable(value: string, ctx: z.RefinementCtx): void {
+  const reason = unstorableStringReason(value);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+}
+
 const labelValue = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'label values must be strings') })
-  .max(limits.maxLabelValueLength, `must be at most ${limits.maxLabelValueLength} characters`);
+  .max(limits.maxLabelValueLength, `must be at most ${limits.maxLabelValueLength} characters`)
+  .superRefine(refuseUnstorable);
 
 const requiredLabel = labelValue.min(1, 'must not be empty');
 
@@ -61,10 +68,14 @@ function depthOf(value: unknown): number {
 export const payload = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
   if (depthOf(value) > limits.maxPayloadDepth) {
     ctx.addIssue({ code: 'custom', message: `is nested more than ${limits.maxPayloadDepth} levels deep` });
+    return;
   }
+  for (const problem of unstorableStrings(value)) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message });
 });
 
-const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-11-22T08:59:00Z' });
+const timestamp = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-11-22T08:59:00Z' })
+  .refine(isStorableTime, storableTimeMessage);
 
 /** An event as an emitter sends it: `id` and `occurred` may be left to Vigil. */
 export const incomingEvent = z
@@ -103,3 +114,16 @@ export const vigilEvent = z
 export type VigilEvent = z.infer<typeof vigilEvent>;
 export type Resource = VigilEvent['resource'];
 export type RelatedResource = VigilEvent['related'][number];
+
+/**
+ * Why an event from the log cannot be stored (the intake's rule, decision 0600), for consumers
+ * that meet a record written before the rule or by something other than the intake. Empty when
+ * it can be.
+ */
+export function unstorableEventProblems(event: VigilEvent): UnstorableValue[] {
+  const problems = unstorableStrings(event);
+  for (const field of ['occurred', 'received'] as const) {
+    if (typeof event[field] !== 'string' || !isStorableTime(event[field])) problems.push({ path: [field], message: storableTimeMessage });
+  }
+  return problems;
+}

@@ -16,3 +16,5 @@ echo "[test] tests"
 node --test --test-concurrency=1 --test-timeout=300000 --disable-warning=ExperimentalWarning "$@" \
   "schemas/**/*.test.ts" "ingest/**/*.test.ts" "triggers/**/*.test.ts" "actions/**/*.test.ts" \
   "api/**/*.test.ts" "history/**/*.test.ts" "platform/**/*.test.ts" "cli/**/*.test.ts" "sdk/**/*.test.ts" "test/**/*.test.ts"
+echo "[test] API fuzz (schemathesis against /openapi.json)"
+bash scripts/api-fuzz.sh

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { consumeGuarded } from '../platform/consumers/guarded-consumer.ts';
 import type { Database, Sql } from '../platform/ports/database.ts';
 import type { EventLog, LogBatch, LogRecord, Subscription } from '../platform/ports/event-log.ts';
 import { startAutomationCatalog, silentLogger, type AutomationCatalog, type CatalogSnapshot, type Logger } from './automation-catalog.ts';
@@ -160,7 +161,10 @@ export async function startTriggerEvaluator(options: TriggerEvaluatorOptions): P
   };
 
   const subscribe = async (): Promise<void> => {
-    subscription = await log.consume({
+    subscription = await consumeGuarded(log, {
+      db,
+      logger,
+      metrics: options.metrics,
       group,
       handle,
       maxBatchSize: options.maxBatchSize ?? 500,

@@ -1,10 +1,17 @@
 import type { Logger } from './automation-catalog.ts';
 
-/** PostgreSQL errors worth retrying: deadlock, serialization failure, connection loss, shutdown, too many connections. */
-function isTransientDatabaseError(error: unknown): boolean {
+/**
+ * PostgreSQL errors worth retrying: deadlock, serialization failure, connection loss, shutdown,
+ * too many connections, and the session bounds (decision 0603): a lock not granted within
+ * lock_timeout (another replica holds it — frozen, or just slow), a statement cancelled by
+ * statement_timeout, a transaction ended by idle_in_transaction_session_timeout.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
-    return code === '40P01' || code === '40001' || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+    return (
+      ['40P01', '40001', '57P01', '57P02', '57P03', '53300', '55P03', '57014', '25P03', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE'].includes(code) || code.startsWith('08')
+    );
   }
   const message = error instanceof Error ? error.message : '';
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|Client has encountered a connection error/i.test(message);

@@ -79,7 +79,7 @@ export const firingsQuery = z
     since: timestamp.optional().describe('triggered_at ≥ since'),
     until: timestamp.optional().describe('triggered_at < until'),
     limit: z.coerce.number({ message: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1_000, 'must be at most 1000').default(100),
-    cursor: z.string().optional().describe('`next` of the previous page'),
+    cursor: z.string().regex(/^[A-Za-z0-9_-]+$/, 'not a cursor returned by this API').optional().describe('`next` of the previous page'),
   })
   .strict();
 
@@ -213,7 +213,8 @@ export function openApiSchemas(app: FastifyInstance): OpenApiSchemas {
     storedAutomation: shared(app, 'vigil.StoredAutomation', stored),
     problem: toJsonSchema(problemSchema, 'output'),
     listQuery: toJsonSchema(listQuery, 'input'),
-    patchBody: toJsonSchema(patchBody, 'input'),
+    // the handler refuses an empty patch (422): at least one field
+    patchBody: { ...toJsonSchema(patchBody, 'input'), minProperties: 1 },
     testBody: shared(app, 'vigil.AutomationTestRequest', toJsonSchema(testBodyDocument, 'input')),
     testResult: toJsonSchema(testResultSchema, 'output'),
     firingsQuery: toJsonSchema(firingsQuery, 'input'),

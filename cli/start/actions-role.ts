@@ -1,5 +1,6 @@
 import { startActionWorkers } from '../../actions/action-worker.ts';
 import { startOutboxRelay, type OutboxRelay } from '../../actions/outbox-relay.ts';
+import { startRunReconciler } from '../../actions/run-reconciler.ts';
 import { handOffSweepAfterMs, type RoleContext, type Stoppable } from './roles.ts';
 import { createAutomationRepository } from '../../triggers/automation-repository.ts';
 
@@ -24,6 +25,8 @@ export async function startActionsRole({ config, infrastructure, logger, metrics
     egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
     metrics: metrics.registry,
   });
-  return { relay, parts: [relay, workers] };
+  // Records a database outage left behind (queued/running for jobs the queue finished) are set right.
+  const reconciler = startRunReconciler({ db, queue, logger: actionsLogger });
+  return { relay, parts: [relay, workers, reconciler] };
 }
 

@@ -53,7 +53,14 @@ export async function openMigratedDatabase(config: Config): Promise<{ db: Databa
 async function openDatabase(config: Config): Promise<Database> {
   if (config.mode === 'distributed') {
     const { createPostgresDatabase } = await import('../../platform/postgres/postgres-database.ts');
-    return createPostgresDatabase({ url: config.DATABASE_URL!, applicationName: 'vigil', poolSize: config.VIGIL_DATABASE_POOL_SIZE });
+    return createPostgresDatabase({
+      url: config.DATABASE_URL!,
+      applicationName: 'vigil',
+      poolSize: config.VIGIL_DATABASE_POOL_SIZE,
+      statementTimeoutMs: config.VIGIL_DATABASE_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: config.VIGIL_DATABASE_LOCK_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.VIGIL_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    });
   }
   const { openPgliteDatabase } = await import('../../platform/embedded/pglite-database.ts');
   const dataDir = resolve(config.VIGIL_DATA_DIR);

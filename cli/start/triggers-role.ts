@@ -1,5 +1,6 @@
 import type { OutboxRelay } from '../../actions/outbox-relay.ts';
 import { startDeadlineTimer, startLifecycleEventRelay, startTriggerEvaluator } from '../../triggers/index.ts';
+import { logFirings } from '../../triggers/firing-log.ts';
 import type { OutboxHandOff } from '../../triggers/trigger-state-store.ts';
 import { handOffSweepAfterMs, type RoleContext, type Stoppable } from './roles.ts';
 
@@ -13,6 +14,7 @@ export async function startTriggersRole({ config, infrastructure, logger, metric
   const triggersLogger = logger.child({ component: 'triggers' });
   const relay = await startLifecycleEventRelay({ db, log, logger: triggersLogger, sweepAfterMs: handOffSweepAfterMs });
   const onCommitted: OutboxHandOff = ({ actions, events }) => {
+    logFirings(triggersLogger, events);
     relay.publish(events);
     actionRelay?.handOff(actions);
   };

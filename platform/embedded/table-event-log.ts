@@ -284,6 +284,11 @@ class TableEventLog implements EventLog, MemberLog {
     return Number(rows[0]?.deleted ?? 0n);
   }
 
+  endPositions(): Promise<ReadonlyMap<number, bigint>> {
+    // One process owns the embedded log: the next offsets it hands out are the end.
+    return Promise.resolve(new Map(this.#nextOffsets.map((offset, partition) => [partition, offset])));
+  }
+
   async check(): Promise<void> {
     if (this.#closed) throw new LogUnavailableError('the event log is closed');
     try {

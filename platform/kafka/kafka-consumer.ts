@@ -38,6 +38,16 @@ interface Assignment {
   readonly partitions: readonly number[];
 }
 
+/** How long a start-up waits for a group coordinator that is not ready (a fresh cluster). */
+const coordinatorWaitMs = 60_000;
+
+const coordinatorNotReady = ['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS'] as const;
+
+/** The broker's answer while a cluster's group coordinator is still being set up: retry, it is not an outage. */
+export function isCoordinatorNotReady(error: unknown): boolean {
+  return error instanceof Error && coordinatorNotReady.some((id) => findErrorBy(error, 'apiId', id) !== null);
+}
+
 export async function startGroupMember(settings: KafkaSettings, options: ConsumeOptions): Promise<Subscription> {
   const member = new GroupMember(settings, options);
   await member.start();
@@ -113,11 +123,23 @@ class GroupMember implements Subscription {
   }
 
   async start(): Promise<void> {
-    try {
-      await this.#consumer.joinGroup({ ...this.#groupOptions });
-    } catch (error) {
-      await this.#shutDown();
-      throw unavailable(`joining consumer group ${this.#options.group}`, error);
+    // A fresh cluster creates __consumer_offsets on the first join and answers "not the correct
+    // coordinator" (or "loading") meanwhile: wait for it instead of failing the start-up.
+    const deadline = Date.now() + coordinatorWaitMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#consumer.joinGroup({ ...this.#groupOptions });
+        break;
+      } catch (error) {
+        if (isCoordinatorNotReady(error) && Date.now() < deadline && !this.#stop.signal.aborted) {
+          this.#settings.logger.warn({ group: this.#options.group, attempt }, `Kafka group coordinator not ready yet (${error instanceof Error ? describeError(error) : String(error)}); retrying`);
+          this.#consumer.clearMetadata();
+          await pause(Math.min(2_000, 100 * 2 ** Math.min(attempt, 5)), this.#stop.signal);
+          continue;
+        }
+        await this.#shutDown();
+        throw unavailable(`joining consumer group ${this.#options.group}`, error);
+      }
     }
     this.#loop = this.#run();
   }

@@ -14,6 +14,7 @@ import { startGroupMember } from './kafka-consumer.ts';
 import { unavailable, withDeadline } from './kafka-errors.ts';
 import { clientOptions, type KafkaEventLogOptions, type KafkaSettings, resolveSettings } from './kafka-options.ts';
 import { readTopicSince } from './kafka-reader.ts';
+import { latest } from './kafka-offsets.ts';
 import { ensureTopic } from './kafka-topic.ts';
 
 export type { KafkaEventLogOptions, KafkaLogger, GroupTuning } from './kafka-options.ts';
@@ -79,6 +80,14 @@ class KafkaEventLog implements EventLog {
 
   readSince(from: Date, until?: Date): AsyncIterable<LogRecord> {
     return readTopicSince(this.#settings, this.partitions, from, until);
+  }
+
+  async endPositions(): Promise<ReadonlyMap<number, bigint>> {
+    const partitions = Array.from({ length: this.partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: latest }));
+    const listed = await withDeadline(this.#admin.listOffsets({ topics: [{ name: this.#settings.topic, partitions }] }), this.#settings.requestTimeoutMs, 'listing the end offsets');
+    const result = new Map<number, bigint>();
+    for (const topic of listed) for (const partition of topic.partitions) result.set(partition.partitionIndex, partition.offset);
+    return result;
   }
 
   async check(): Promise<void> {

@@ -27,6 +27,8 @@ export async function loadMigrations(): Promise<Migration[]> {
 export async function migrate(db: Database): Promise<string[]> {
   const migrations = await loadMigrations();
   return db.transaction(async (tx) => {
+    // Migrations may wait for another process's and may take long: no session bound applies here.
+    await tx.query("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0");
     await tx.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey]);
     await tx.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',

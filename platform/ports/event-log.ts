@@ -69,6 +69,8 @@ export interface EventLog {
   consume(options: ConsumeOptions): Promise<Subscription>;
   /** Every record the log accepted at or after `from` (and before `until`, if given), partition by partition. */
   readSince(from: Date, until?: Date): AsyncIterable<LogRecord>;
+  /** Per partition, the position the next appended record will get (the end of the log): consumer lag is measured against it. */
+  endPositions(): Promise<ReadonlyMap<number, bigint>>;
   /** Resolves when the log is reachable; rejects with LogUnavailableError otherwise. */
   check(): Promise<void>;
   close(): Promise<void>;

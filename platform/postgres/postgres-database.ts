@@ -10,7 +10,18 @@ export interface PostgresOptions {
   /** Connections in the pool (default 10). */
   readonly poolSize?: number;
   readonly applicationName?: string;
+  /**
+   * Bounds on every session (decision 0603): a statement runs at most `statementTimeoutMs`
+   * (default 60 s), waits for a lock at most `lockTimeoutMs` (default 5 s), and a transaction left
+   * idle for `idleInTransactionTimeoutMs` (default 15 s: a frozen or partitioned process) is ended
+   * by the server, releasing its row locks. 0 turns one off.
+   */
+  readonly statementTimeoutMs?: number;
+  readonly lockTimeoutMs?: number;
+  readonly idleInTransactionTimeoutMs?: number;
 }
+
+export const defaultSessionTimeouts = { statementTimeoutMs: 60_000, lockTimeoutMs: 5_000, idleInTransactionTimeoutMs: 15_000 } as const;
 
 /** Distinct statement texts given a name; texts beyond it run unnamed (parsed and planned every time). */
 const maxNamedStatements = 1_000;
@@ -43,6 +54,9 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     max: options.poolSize ?? 10,
     application_name: options.applicationName ?? 'vigil',
     connectionTimeoutMillis: 5_000,
+    statement_timeout: options.statementTimeoutMs ?? defaultSessionTimeouts.statementTimeoutMs,
+    lock_timeout: options.lockTimeoutMs ?? defaultSessionTimeouts.lockTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? defaultSessionTimeouts.idleInTransactionTimeoutMs,
     // Opening a connection costs 10–45 ms here: keep idle ones for a while instead of 10 s.
     idleTimeoutMillis: 60_000,
   });

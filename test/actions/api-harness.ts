@@ -88,6 +88,7 @@ export const unusedEventLog: EventLog = {
   readSince: () => ({
     [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('the event log is not part of this test')) }),
   }),
+  endPositions: () => Promise.reject(new Error('the event log is not part of this test')),
   check: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };

@@ -284,7 +284,7 @@ describe('connections routes with VIGIL_SECRET_KEY', () => {
   test('no response body and no log line ever contained a secret', () => {
     assert.ok(harness.responses.length > 40);
     assertNoSecrets(harness.responses, 'response bodies');
-    assert.ok(harness.logLines.some((line) => line.includes('action failed; dead-lettered')), 'the worker logs were captured');
+    assert.ok(harness.logLines.some((line) => line.includes('failed for good (dead-lettered)')), 'the worker logs were captured');
     assertNoSecrets(harness.logLines, 'log lines');
   });
 });

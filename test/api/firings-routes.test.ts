@@ -158,6 +158,6 @@ describe('GET /api/firings', () => {
     const operation = document.paths['/api/firings']?.get;
     assert.ok(operation, 'GET /api/firings is documented');
     assert.deepEqual(operation.parameters?.filter((parameter) => parameter.in === 'query').map((parameter) => parameter.name).sort(), ['automation', 'cursor', 'limit', 'since', 'status', 'until']);
-    assert.deepEqual(Object.keys(operation.responses ?? {}).sort(), ['200', '400', '401', '403']);
+    assert.deepEqual(Object.keys(operation.responses ?? {}).sort(), ['200', '400', '401', '403', '429']);
   });
 });

@@ -122,7 +122,7 @@ describe('bad input gets a clear 4xx, never a 500 or a crash', () => {
   test('hostile strings are data, not code: prototype keys are refused, odd text is kept verbatim', async () => {
     await expectProblem(await harness.post('/api/events', '{"event":"a.b","resource":{"id":"r"},"__proto__":{"polluted":true}}'), 400, 'forbidden_key');
     await expectProblem(await harness.post('/api/events', '{"event":"a.b","resource":{"id":"r"},"payload":{"constructor":{"prototype":{"x":1}}}}'), 400, 'forbidden_key');
-    const hostile = { event: 'a.b', resource: { id: "r'; DROP TABLE events;--", note: '<script>alert(1)</script>\u0000\u202e' } };
+    const hostile = { event: 'a.b', resource: { id: "r'; DROP TABLE events;--", note: '<script>alert(1)</script>\u0001\u202e' } };
     const response = await harness.post('/api/events', json(hostile));
     assert.equal(response.status, 202);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);

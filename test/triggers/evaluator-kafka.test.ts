@@ -12,6 +12,7 @@ import { startTriggerEvaluator } from '../../triggers/evaluator.ts';
 import { kafkaBrokers } from '../support/kafka-admin.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { waitFor } from '../support/wait-for.ts';
+import { finishedEvents } from './helpers.ts';
 
 /**
  * Exactly-once over the real broker and database. The automation fires once per event
@@ -20,18 +21,7 @@ import { waitFor } from '../support/wait-for.ts';
 const partitions = 4;
 const allowedLatenessMs = 24 * 3_600_000;
 
-function events(prefix: string, n: number): VigilEvent[] {
-  const base = Date.now();
-  return Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    occurred: new Date(base + i).toISOString(),
-    received: new Date(base + i).toISOString(),
-    event: 'app.job.finished',
-    resource: { id: `job.${i % 37}` },
-    related: [],
-    payload: {},
-  }));
-}
+const events = (prefix: string, n: number): VigilEvent[] => finishedEvents(prefix, n, 37);
 
 /** Events appended to the topic so far: a new group counts all of them. */
 let appended = 0;

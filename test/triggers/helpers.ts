@@ -26,3 +26,17 @@ export function automation(json: Record<string, unknown>): Automation {
 }
 
 export const at = (iso: string): number => Date.parse(iso);
+
+/** `n` app.job.finished events of `keys` resources, one millisecond apart from now: each fires a threshold-1 automation once. */
+export function finishedEvents(prefix: string, n: number, keys: number): VigilEvent[] {
+  const base = Date.now();
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    occurred: new Date(base + i).toISOString(),
+    received: new Date(base + i).toISOString(),
+    event: 'app.job.finished',
+    resource: { id: `job.${i % keys}` },
+    related: [],
+    payload: {},
+  }));
+}
