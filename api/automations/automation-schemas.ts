@@ -71,6 +71,21 @@ export const testBody = z
 
 export type TestBody = z.infer<typeof testBody>;
 
+/** POST /api/automations/{name}/explain: one event (native form) against the stored or a given definition. */
+export const explainBody = z
+  .object({
+    event: z.record(z.string(), z.unknown(), { message: 'must be an event (a JSON object)' }),
+    automation: z.record(z.string(), z.unknown(), { message: 'must be an automation (a JSON object)' }).optional(),
+  })
+  .strict();
+
+export const explainResultSchema = z.object({
+  automation: z.string(),
+  event: z.string().describe('The event id (assigned when the event had none)'),
+  matched: z.boolean().describe('Whether the event reaches the trigger’s windows; whether it then fires depends on the window state'),
+  clauses: z.array(z.object({ clause: z.string().describe('The path of the clause, e.g. trigger.match.id'), matched: z.boolean(), detail: z.string() })),
+});
+
 export const firingStatuses = ['triggered', 'resolved'] as const;
 
 export const firingsQuery = z
@@ -188,6 +203,8 @@ export interface OpenApiSchemas {
   readonly patchBody: JsonSchema;
   readonly testBody: { $ref: string };
   readonly testResult: JsonSchema;
+  readonly explainBody: JsonSchema;
+  readonly explainResult: JsonSchema;
   readonly firingsQuery: JsonSchema;
   readonly firingsPage: JsonSchema;
   readonly nameParams: JsonSchema;
@@ -216,6 +233,8 @@ export function openApiSchemas(app: FastifyInstance): OpenApiSchemas {
     patchBody: toJsonSchema(patchBody, 'input'),
     testBody: shared(app, 'vigil.AutomationTestRequest', toJsonSchema(testBodyDocument, 'input')),
     testResult: toJsonSchema(testResultSchema, 'output'),
+    explainBody: toJsonSchema(explainBody, 'input'),
+    explainResult: toJsonSchema(explainResultSchema, 'output'),
     firingsQuery: toJsonSchema(firingsQuery, 'input'),
     firingsPage: toJsonSchema(firingsPageSchema, 'output'),
     putResult: {

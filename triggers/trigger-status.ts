@@ -1,0 +1,220 @@
+import type { Sql } from '../platform/ports/database.ts';
+import type { Automation } from '../schemas/automation.ts';
+import { durationMs } from './durations.ts';
+import type { TriggerState } from './trigger-program.ts';
+import { deadlineSchedule, type DeadlineState } from './windows/deadline-window.ts';
+import type { ProactiveState } from './windows/proactive-window.ts';
+import type { ReactiveState } from './windows/reactive-window.ts';
+
+/*
+ * What every automation is doing right now, per window key: the read model of the console's Now
+ * page (GET /api/trigger-status). It reads the tables the trigger evaluator owns (automations,
+ * trigger_state, firings) and interprets each key's window state, so that no other module needs
+ * to know the state's shape.
+ *
+ *   firing    an unresolved firing (since = triggered_at)
+ *   waiting   a window is open, not yet satisfied, and falls due at `due_at`
+ *   resolved  the latest firing resolved within the last hour (since = resolved_at)
+ *   ok        nothing open: satisfied, counting below threshold, or no window yet
+ *   paused    the automation is disabled
+ *
+ * Deadline and proactive automations also get `history`: one letter per window for the last 30
+ * windows, oldest first: `m` met, `M` missed (still firing), `L` missed and recovered late,
+ * `-` before the automation existed. Deadline windows are the `by` schedule's deadlines;
+ * proactive windows are consecutive spans of `within` ending now.
+ */
+
+export type KeyStatus = 'firing' | 'waiting' | 'resolved' | 'ok' | 'paused';
+
+export interface KeyState {
+  readonly key: string;
+  readonly for_each: Readonly<Record<string, string>>;
+  readonly status: KeyStatus;
+  /** firing: when it fired; resolved: when it resolved. */
+  readonly since: string | null;
+  /** waiting: when the open window falls due. */
+  readonly due_at: string | null;
+  /** Expected or counted events in the open window, and how many it needs. */
+  readonly count: number | null;
+  readonly threshold: number | null;
+  /** The latest event the window state holds (expected or counted). */
+  readonly last_event_at: string | null;
+  readonly firing_id: string | null;
+  readonly history: string | null;
+}
+
+export interface AutomationStatus {
+  readonly name: string;
+  readonly description: string | null;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  readonly trigger_type: string;
+  readonly keys: readonly KeyState[];
+}
+
+export const historyLength = 30;
+const recentlyResolvedMs = 60 * 60_000;
+
+interface AutomationRow {
+  readonly name: string;
+  readonly definition: Automation;
+  readonly enabled: boolean;
+  readonly created_at: Date;
+}
+interface StateRow {
+  readonly automation_name: string;
+  readonly state_key: string;
+  readonly for_each: Record<string, string>;
+  readonly state: TriggerState;
+}
+interface FiringRow {
+  readonly id: string;
+  readonly automation_name: string;
+  readonly state_key: string;
+  readonly for_each: Record<string, string>;
+  readonly status: 'triggered' | 'resolved';
+  readonly triggered_at: Date;
+  readonly resolved_at: Date | null;
+  readonly window_end: Date;
+  readonly deadline: Date | null;
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+function maxT(entries: readonly { t: number }[]): number | null {
+  let max: number | null = null;
+  for (const entry of entries) if (max === null || entry.t > max) max = entry.t;
+  return max;
+}
+
+/** The open window of one key's state: what it needs, what it has, when it falls due. */
+function windowOf(automation: Automation, state: TriggerState, now: number): { due: number | null; count: number | null; threshold: number | null; lastEvent: number | null } {
+  const trigger = automation.trigger;
+  if (trigger.type === 'deadline') {
+    const s = state as DeadlineState;
+    const end = (s.deadline ?? Infinity) + durationMs(trigger.grace);
+    const count = s.entries.filter((e) => e.t >= s.open && e.t < end).length;
+    const open = s.deadline !== null && now >= s.open && count < trigger.threshold;
+    return { due: open ? s.deadline : null, count, threshold: trigger.threshold, lastEvent: maxT(s.entries) };
+  }
+  if (trigger.type === 'event' && trigger.posture === 'proactive') {
+    const s = state as ProactiveState;
+    const window = s.window;
+    const open = window !== null && window.fired === null && window.ids.length < trigger.threshold;
+    const lastEvent = window && window.events.length > 0 ? maxT(window.events.map((e) => ({ t: Date.parse(e.occurred) }))) : s.watermark;
+    return { due: open ? window.due : null, count: window ? window.ids.length : null, threshold: trigger.threshold, lastEvent };
+  }
+  if (trigger.type === 'event') {
+    const s = state as ReactiveState;
+    return { due: null, count: s.entries.length, threshold: trigger.threshold, lastEvent: maxT(s.entries) ?? s.watermark };
+  }
+  return { due: null, count: null, threshold: null, lastEvent: null };
+}
+
+/** The last 30 windows' ends (oldest first), or null for triggers without windows of their own. */
+function historyWindows(automation: Automation, now: number): number[] | null {
+  const trigger = automation.trigger;
+  if (trigger.type === 'deadline') return deadlineSchedule(trigger.by, trigger.timezone, undefined).previousDeadlines(historyLength, now);
+  if (trigger.type === 'event' && trigger.posture === 'proactive' && trigger.within) {
+    const span = durationMs(trigger.within);
+    return Array.from({ length: historyLength }, (_, i) => now - (historyLength - 1 - i) * span);
+  }
+  return null;
+}
+
+function historyOf(ends: readonly number[], created: number, firings: readonly FiringRow[]): string {
+  let text = '';
+  let previous = -Infinity;
+  for (const end of ends) {
+    // a window [previous end, end): missed when a firing's window closed in it
+    const missed = firings.filter((f) => {
+      const closed = (f.deadline ?? f.window_end).getTime();
+      return closed > previous && closed <= end;
+    });
+    if (missed.length > 0) text += missed.every((f) => f.status === 'resolved') ? 'L' : 'M';
+    else text += end < created ? '-' : 'm';
+    previous = end;
+  }
+  return text;
+}
+
+function pickStatus(enabled: boolean, open: FiringRow | undefined, latest: FiringRow | undefined, due: number | null, now: number): { status: KeyStatus; since: number | null } {
+  if (!enabled) return { status: 'paused', since: null };
+  if (open) return { status: 'firing', since: open.triggered_at.getTime() };
+  if (due !== null) return { status: 'waiting', since: null };
+  if (latest?.resolved_at && now - latest.resolved_at.getTime() < recentlyResolvedMs) return { status: 'resolved', since: latest.resolved_at.getTime() };
+  return { status: 'ok', since: null };
+}
+
+const keyOf = (automation: string, key: string): string => `${automation}\u0000${key}`;
+
+/** Every automation (by name) with the state of each of its window keys. */
+export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<AutomationStatus[]> {
+  const [automations, states] = await Promise.all([
+    db.query<AutomationRow>('SELECT name, definition, enabled, created_at FROM automations ORDER BY name'),
+    db.query<StateRow>('SELECT automation_name, state_key, for_each, state FROM trigger_state'),
+  ]);
+  // Firings that matter: open ones, and those of the history span (30 windows back; a week at least).
+  const ends = new Map(automations.map((a) => [a.name, historyWindows(a.definition, now)]));
+  let oldest = now - 7 * 86_400_000;
+  for (const windows of ends.values()) if (windows && windows.length > 0) oldest = Math.min(oldest, 2 * windows[0]! - (windows[1] ?? windows[0]!));
+  const firings = await db.query<FiringRow>(
+    `SELECT id, automation_name, state_key, for_each, status, triggered_at, resolved_at, window_end, deadline
+       FROM firings WHERE status = 'triggered' OR triggered_at >= $1 ORDER BY triggered_at`,
+    [new Date(Math.max(0, oldest))],
+  );
+  const firingsByKey = new Map<string, FiringRow[]>();
+  for (const firing of firings) {
+    const k = keyOf(firing.automation_name, firing.state_key);
+    const list = firingsByKey.get(k);
+    if (list) list.push(firing);
+    else firingsByKey.set(k, [firing]);
+  }
+  const statesByAutomation = new Map<string, StateRow[]>();
+  for (const row of states) {
+    const list = statesByAutomation.get(row.automation_name);
+    if (list) list.push(row);
+    else statesByAutomation.set(row.automation_name, [row]);
+  }
+
+  return automations.map((row) => {
+    const automation = row.definition;
+    const windows = ends.get(row.name) ?? null;
+    const keyed = new Map<string, { forEach: Record<string, string>; state: TriggerState | null }>();
+    for (const s of statesByAutomation.get(row.name) ?? []) keyed.set(s.state_key, { forEach: s.for_each, state: s.state });
+    // keys known only from their firings (a state reset by a changed trigger) still show them
+    for (const [k, list] of firingsByKey) {
+      const [name, stateKey] = k.split('\u0000') as [string, string];
+      if (name === row.name && !keyed.has(stateKey)) keyed.set(stateKey, { forEach: list[0]!.for_each, state: null });
+    }
+    if (keyed.size === 0) keyed.set('', { forEach: {}, state: null });
+    const keys: KeyState[] = [];
+    for (const [stateKey, { forEach, state }] of keyed) {
+      const keyFirings = firingsByKey.get(keyOf(row.name, stateKey)) ?? [];
+      const open = keyFirings.findLast((f) => f.status === 'triggered');
+      const latest = keyFirings.at(-1);
+      const window = state ? windowOf(automation, state, now) : { due: null, count: null, threshold: null, lastEvent: null };
+      const { status, since } = pickStatus(row.enabled, open, latest, window.due, now);
+      keys.push({
+        key: stateKey,
+        for_each: forEach,
+        status,
+        since: iso(since),
+        due_at: iso(window.due),
+        count: window.count,
+        threshold: window.threshold,
+        last_event_at: iso(window.lastEvent),
+        firing_id: open?.id ?? null,
+        history: windows ? historyOf(windows, row.created_at.getTime(), keyFirings) : null,
+      });
+    }
+    return {
+      name: row.name,
+      description: automation.description ?? null,
+      enabled: row.enabled,
+      tags: automation.tags ?? [],
+      trigger_type: automation.trigger.type === 'event' ? `event/${automation.trigger.posture}` : automation.trigger.type,
+      keys,
+    };
+  });
+}
