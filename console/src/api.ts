@@ -49,7 +49,7 @@ export async function request<T>(method: string, path: string, body?: unknown, k
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await response.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;
   } catch {
@@ -58,7 +58,8 @@ export async function request<T>(method: string, path: string, body?: unknown, k
   if (!response.ok) {
     const problem = (parsed ?? {}) as Record<string, unknown>;
     if (response.status === 401 && key === keyStore.get()) onUnauthorized();
-    throw new ApiError(response.status, String(problem['error'] ?? 'error'), String(problem['message'] ?? response.statusText), problemsOf(problem));
+    const text = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+    throw new ApiError(response.status, text(problem['error'], 'error'), text(problem['message'], response.statusText), problemsOf(problem));
   }
   return parsed as T;
 }

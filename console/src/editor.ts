@@ -98,7 +98,7 @@ export interface AutomationEditor {
 
 const schemaCompletion = jsonCompletion();
 
-export function createAutomationEditor(parent: HTMLElement, text: string, options: { readOnly: boolean; onChange(text: string): void; onProblems(problems: readonly Problem[] | null): void }): AutomationEditor {
+export function createAutomationEditor(parent: HTMLElement, text: string, options: { readOnly: boolean; onChange: (text: string) => void; onProblems: (problems: readonly Problem[] | null) => void }): AutomationEditor {
   const schema = automationSchema as unknown as JSONSchema7;
   const view = new EditorView({
     parent,
@@ -110,7 +110,7 @@ export function createAutomationEditor(parent: HTMLElement, text: string, option
         EditorView.contentAttributes.of({ 'aria-label': 'Automation definition (JSON)' }),
         EditorState.readOnly.of(options.readOnly),
         linter(jsonParseLinter()),
-        linter(jsonSchemaLinter(), { needsRefresh: handleRefresh }),
+        linter(jsonSchemaLinter(), { needsRefresh: (update) => handleRefresh(update) }),
         apiValidation(options.onProblems),
         lintGutter(),
         autocompletion({ override: [(context) => {

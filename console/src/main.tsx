@@ -99,7 +99,7 @@ function Routed({ route }: { route: string[] }) {
   const [section, id] = route;
   switch (section) {
     case 'automations':
-      return id !== undefined ? <AutomationPage name={id} /> : <NowPage list />;
+      return id !== undefined ? <AutomationPage key={id} name={id} /> : <NowPage key="automations" list />;
     case 'events':
       return id !== undefined ? <EventPage id={id} /> : <EventsPage />;
     case 'action-runs':
@@ -109,7 +109,7 @@ function Routed({ route }: { route: string[] }) {
     case 'keys':
       return <KeysPage />;
     default:
-      return <NowPage />;
+      return <NowPage key="now" />;
   }
 }
 

@@ -150,7 +150,7 @@ function Backtest({ name, text, isNew }: { name: string; text: string; isNew: bo
       <div class="toolbar">
         <label>
           Over the{' '}
-          <select value={range} onChange={(e) => setRange(Number(e.currentTarget.value))}>
+          <select aria-label="Backtest range" value={range} onChange={(e) => setRange(Number(e.currentTarget.value))}>
             {backtestRanges.map(([label, ms]) => (
               <option key={ms} value={ms}>
                 {label}
@@ -188,7 +188,7 @@ function Backtest({ name, text, isNew }: { name: string; text: string; isNew: bo
                 </tr>
               </thead>
               <tbody>
-                {result.test.firings.slice(0, 50).map((f, i) => (
+                {result.test.firings.slice(0, 10).map((f, i) => (
                   <tr key={i}>
                     <td>
                       <Time iso={f.triggered_at} />
@@ -205,6 +205,7 @@ function Backtest({ name, text, isNew }: { name: string; text: string; isNew: bo
               </tbody>
             </table>
           )}
+          {result.test.firings.length > 10 && <p class="muted small">… and {result.test.firings.length - 10} more (the first 10 listed).</p>}
         </div>
       )}
     </section>
@@ -331,7 +332,7 @@ export function AutomationPage({ name }: { name: string }) {
     setNotice(null);
     try {
       const document = JSON.parse(text) as Record<string, unknown>;
-      const target = isNew ? String(document['name'] ?? '') : name;
+      const target = isNew ? (typeof document['name'] === 'string' ? document['name'] : '') : name;
       const answer = await api.put<{ automation: StoredAutomation; created: boolean; changed: boolean }>(`/api/automations/${encodeURIComponent(target)}`, document);
       setNotice(answer.created ? `Created ${answer.automation.name}.` : answer.changed ? `Saved version ${answer.automation.version}.` : 'No change.');
       if (isNew) location.hash = `#/automations/${encodeURIComponent(answer.automation.name)}`;

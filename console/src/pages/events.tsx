@@ -136,12 +136,15 @@ export function EventsPage() {
     ...labelParams(applied.labels),
   };
   const history = useLoad(() => (live ? Promise.resolve(null) : api.get<{ events: StoredEvent[]; next?: string }>(`/api/events${query({ ...params, limit: 200 })}`)), [JSON.stringify(applied), live]);
-  const field = (name: keyof typeof form, label: string, type: 'text' | 'datetime-local' = 'text', placeholder = '') => (
-    <label>
-      {label}{' '}
-      <input type={type as 'text'} value={form[name]} placeholder={placeholder} onInput={(e) => setForm({ ...form, [name]: e.currentTarget.value })} />
-    </label>
-  );
+  const field = (name: keyof typeof form, label: string, type: 'text' | 'datetime-local' = 'text', placeholder = '') => {
+    const onInput = (e: preact.TargetedInputEvent<HTMLInputElement>) => setForm({ ...form, [name]: e.currentTarget.value });
+    return (
+      <label>
+        {label}{' '}
+        {type === 'text' ? <input type="text" value={form[name]} placeholder={placeholder} onInput={onInput} /> : <input type="datetime-local" value={form[name]} onInput={onInput} />}
+      </label>
+    );
+  };
   return (
     <Page
       title="Events"

@@ -115,7 +115,7 @@ function KeyLabel({ state: k }: { state: KeyState }) {
 function VirtualRows<T>(props: { items: readonly T[]; height: number; label: string; render: (item: T, index: number) => preact.ComponentChildren }) {
   const [scrollTop, setScrollTop] = useState(0);
   const frame = useRef(0);
-  const viewport = props.height;
+  const viewport = Math.min(props.height, Math.max(rowHeight, props.items.length * rowHeight) + 2);
   const first = Math.max(0, Math.floor(scrollTop / rowHeight) - 10);
   const last = Math.min(props.items.length, Math.ceil((scrollTop + viewport) / rowHeight) + 10);
   const onScroll = (event: Event) => {
