@@ -111,10 +111,28 @@ function windowOf(automation: Automation, state: TriggerState, now: number): { d
   return { due: null, count: null, threshold: null, lastEvent: null };
 }
 
+/**
+ * The last 30 deadlines of a schedule, kept until its next deadline passes: walking a time-zone
+ * cron backwards costs milliseconds, and the Now page asks every few seconds.
+ */
+const deadlineCache = new Map<string, { readonly deadlines: number[]; readonly until: number }>();
+const deadlineCacheSize = 10_000;
+
+function recentDeadlines(by: string, timezone: string, now: number): number[] {
+  const key = `${by}\u0000${timezone}`;
+  const cached = deadlineCache.get(key);
+  if (cached && now < cached.until && now >= (cached.deadlines.at(-1) ?? -Infinity)) return cached.deadlines;
+  const schedule = deadlineSchedule(by, timezone, undefined);
+  const deadlines = schedule.previousDeadlines(historyLength, now);
+  if (deadlineCache.size >= deadlineCacheSize) deadlineCache.clear();
+  deadlineCache.set(key, { deadlines, until: schedule.nextDeadline(now) ?? Infinity });
+  return deadlines;
+}
+
 /** The last 30 windows' ends (oldest first), or null for triggers without windows of their own. */
 function historyWindows(automation: Automation, now: number): number[] | null {
   const trigger = automation.trigger;
-  if (trigger.type === 'deadline') return deadlineSchedule(trigger.by, trigger.timezone, undefined).previousDeadlines(historyLength, now);
+  if (trigger.type === 'deadline') return recentDeadlines(trigger.by, trigger.timezone, now);
   if (trigger.type === 'event' && trigger.posture === 'proactive' && trigger.within) {
     const span = durationMs(trigger.within);
     return Array.from({ length: historyLength }, (_, i) => now - (historyLength - 1 - i) * span);
@@ -146,8 +164,6 @@ function pickStatus(enabled: boolean, open: FiringRow | undefined, latest: Firin
   return { status: 'ok', since: null };
 }
 
-const keyOf = (automation: string, key: string): string => `${automation}\u0000${key}`;
-
 /** Every automation (by name) with the state of each of its window keys. */
 export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<AutomationStatus[]> {
   const [automations, states] = await Promise.all([
@@ -163,12 +179,14 @@ export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<Auto
        FROM firings WHERE status = 'triggered' OR triggered_at >= $1 ORDER BY triggered_at`,
     [new Date(Math.max(0, oldest))],
   );
-  const firingsByKey = new Map<string, FiringRow[]>();
+  // automation → state key → its firings, oldest first
+  const firingsByKey = new Map<string, Map<string, FiringRow[]>>();
   for (const firing of firings) {
-    const k = keyOf(firing.automation_name, firing.state_key);
-    const list = firingsByKey.get(k);
+    let keys = firingsByKey.get(firing.automation_name);
+    if (!keys) firingsByKey.set(firing.automation_name, (keys = new Map()));
+    const list = keys.get(firing.state_key);
     if (list) list.push(firing);
-    else firingsByKey.set(k, [firing]);
+    else keys.set(firing.state_key, [firing]);
   }
   const statesByAutomation = new Map<string, StateRow[]>();
   for (const row of states) {
@@ -182,15 +200,15 @@ export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<Auto
     const windows = ends.get(row.name) ?? null;
     const keyed = new Map<string, { forEach: Record<string, string>; state: TriggerState | null }>();
     for (const s of statesByAutomation.get(row.name) ?? []) keyed.set(s.state_key, { forEach: s.for_each, state: s.state });
+    const automationFirings = firingsByKey.get(row.name);
     // keys known only from their firings (a state reset by a changed trigger) still show them
-    for (const [k, list] of firingsByKey) {
-      const [name, stateKey] = k.split('\u0000') as [string, string];
-      if (name === row.name && !keyed.has(stateKey)) keyed.set(stateKey, { forEach: list[0]!.for_each, state: null });
+    for (const [stateKey, list] of automationFirings ?? []) {
+      if (!keyed.has(stateKey)) keyed.set(stateKey, { forEach: list[0]!.for_each, state: null });
     }
     if (keyed.size === 0) keyed.set('', { forEach: {}, state: null });
     const keys: KeyState[] = [];
     for (const [stateKey, { forEach, state }] of keyed) {
-      const keyFirings = firingsByKey.get(keyOf(row.name, stateKey)) ?? [];
+      const keyFirings = automationFirings?.get(stateKey) ?? [];
       const open = keyFirings.findLast((f) => f.status === 'triggered');
       const latest = keyFirings.at(-1);
       const window = state ? windowOf(automation, state, now) : { due: null, count: null, threshold: null, lastEvent: null };

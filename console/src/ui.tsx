@@ -74,12 +74,14 @@ export function relative(iso: string | null | undefined, now: number): string {
   return diff >= 0 ? `in ${span(diff)}` : `${span(diff)} ago`;
 }
 
+/** One formatter for every timestamp (toLocaleString builds a new one per call: slow in long lists). */
+const timeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
 export function Time({ iso }: { iso: string | null | undefined }) {
   if (!iso) return <span class="muted">—</span>;
-  const date = new Date(iso);
   return (
-    <time dateTime={iso} title={date.toString()}>
-      {date.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })}
+    <time dateTime={iso} title={iso}>
+      {timeFormat.format(new Date(iso))}
     </time>
   );
 }

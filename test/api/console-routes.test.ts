@@ -75,7 +75,7 @@ describe('console routes', () => {
     assert.match(String(index.headers['content-type']), /text\/html/);
     assert.match(String(index.headers['content-security-policy']), /script-src 'self'/);
     assert.equal(index.headers['cache-control'], 'no-cache');
-    const script = /src="(\/assets\/console-[0-9a-f]{12}\.js)"/.exec(index.text);
+    const script = /src="(\/assets\/console-[A-Z0-9]+\.js)"/.exec(index.text);
     assert.ok(script, index.text);
     const asset = await call('GET', script[1]!, null);
     assert.equal(asset.status, 200);

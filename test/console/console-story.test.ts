@@ -137,11 +137,23 @@ describe('console: the headline story in a real browser', () => {
     const fired = /would have fired (\d+) times?/.exec((await backtest.textContent()) ?? '');
     assert.ok(fired && Number(fired[1]) >= 150, `an hour of 20-second windows without a refresh: ${await backtest.textContent()}`);
 
+    // Explain: the default sample event matches; one about another table fails at trigger.match.
+    await page.getByRole('button', { name: 'Explain this event' }).click();
+    await page.getByText('The event matches').waitFor();
+    await page.getByLabel(/^An event/).fill(JSON.stringify({ event: 'dbt.model.refreshed', resource: { id: 'dbt.model.orders' } }));
+    await page.getByRole('button', { name: 'Explain this event' }).click();
+    await page.getByText('The event does not match.').waitFor();
+    assert.match((await page.locator('.clauses li.fail').allTextContents()).join('\n'), /trigger\.match/);
+    await page.setViewportSize({ width: 1360, height: 1250 });
+    await page.screenshot({ path: `${shots}automation-backtest-explain.png` });
+    await page.setViewportSize({ width: 1360, height: 860 });
+
     // 4. Create it.
     await page.getByRole('button', { name: 'Create' }).click();
     await page.waitForURL(new RegExp(`#/automations/${name}$`));
     await page.getByRole('button', { name: 'Pause' }).waitFor();
-    await page.screenshot({ path: `${shots}automation.png`, fullPage: true });
+    await page.locator('.cm-content', { hasText: name }).waitFor();
+    await page.screenshot({ path: `${shots}automation.png` });
 
     // 5. It fires on the Now page (live, no reload) and Slack receives the alert.
     await page.getByRole('link', { name: 'Now' }).click();
@@ -169,10 +181,13 @@ describe('console: the headline story in a real browser', () => {
     }, 30_000, 200);
     assert.equal(retried['attempts'], 2);
 
-    // 7. Events: the history, and the live tail.
+    // 7. Events (Vigil's own lifecycle events are in the history), and the automations list.
     await page.getByRole('link', { name: 'Events' }).click();
-    await page.getByRole('table').waitFor();
+    await page.locator('td a', { hasText: 'vigil.automation.triggered' }).first().waitFor();
     await page.screenshot({ path: `${shots}events.png` });
+    await page.getByRole('link', { name: 'Automations' }).click();
+    await page.locator('.vrow', { hasText: name }).waitFor();
+    await page.screenshot({ path: `${shots}automations.png` });
 
     // 8. A read-only key sees the automation, but cannot pause it: the button is disabled and the API refuses.
     await page.getByRole('button', { name: 'Sign out' }).click();

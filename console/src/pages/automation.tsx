@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, query, type Problem } from '../api.ts';
-import { createAutomationEditor, type AutomationEditor } from '../editor.ts';
+import type { AutomationEditor } from '../editor.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Page, Time, useLoad, WriteButton } from '../ui.tsx';
 import { ActionRunList, type ActionRun } from './action-runs.tsx';
@@ -240,7 +240,7 @@ function Explain({ name, text }: { name: string; text: string }) {
       {result && (
         <div aria-live="polite">
           <p>
-            <Badge status={result.matched ? 'ok' : 'firing'} /> {result.matched ? 'The event matches: it counts in the trigger’s window.' : 'The event does not match.'}
+            <Badge status={result.matched ? 'matched' : 'unmatched'} /> {result.matched ? 'The event matches: it counts in the trigger’s window.' : 'The event does not match.'}
           </p>
           <ul class="clauses">
             {result.clauses.map((c, i) => (
@@ -316,10 +316,18 @@ export function AutomationPage({ name }: { name: string }) {
 
   useEffect(() => {
     if (!loaded || !host.current) return;
-    editor.current?.destroy();
+    let cancelled = false;
     setText(initial);
-    editor.current = createAutomationEditor(host.current, initial, { readOnly: !session.canWrite, onChange: setText, onProblems: setProblems });
+    // CodeMirror and the schema tooling load with the first automation page (a chunk of their own).
+    import('../editor.ts').then(
+      ({ createAutomationEditor }) => {
+        if (cancelled || !host.current) return;
+        editor.current = createAutomationEditor(host.current, initial, { readOnly: !session.canWrite, onChange: setText, onProblems: setProblems });
+      },
+      (reason: unknown) => setSaveError(reason),
+    );
     return () => {
+      cancelled = true;
       editor.current?.destroy();
       editor.current = null;
     };

@@ -4,8 +4,8 @@ import { useSession } from '../session.ts';
 import { ErrorBox, Json, Page, Time, useLoad, WriteButton } from '../ui.tsx';
 
 /*
- * Connections: the named credentials actions use. Secrets are write-only (the API answers them
- * as "[redacted]"; sending "[redacted]" back keeps the stored value). "Test" makes a harmless
+ * Connections: the named credentials actions use. Secrets are write-only: the API shows a secret
+ * field that is set as "set" (sending "set" back keeps the stored value). "Test" makes a harmless
  * call (Slack auth.test, Prefect / Airflow health) through POST /api/connections/{name}/test.
  */
 
@@ -25,26 +25,34 @@ const templates: Record<string, Record<string, unknown>> = {
   airflow: { kind: 'airflow', base_url: 'http://airflow:8080', api_version: 2, username: 'vigil', password: '…' },
 };
 
+interface TestOutcome {
+  readonly status: 'ok' | 'failed' | 'not_testable';
+  readonly message: string;
+}
+
 function TestButton({ name }: { name: string }) {
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | null>(null);
+  const [outcome, setOutcome] = useState<TestOutcome | null>(null);
+  const [busy, setBusy] = useState(false);
   const run = async () => {
     setOutcome(null);
+    setBusy(true);
     try {
-      const answer = await api.post<{ ok?: boolean; message?: string }>(`/api/connections/${encodeURIComponent(name)}/test`);
-      setOutcome({ ok: answer.ok !== false, text: answer.message ?? 'the service answered' });
+      setOutcome(await api.post<TestOutcome>(`/api/connections/${encodeURIComponent(name)}/test`));
     } catch (reason) {
-      setOutcome({ ok: false, text: reason instanceof ApiError ? reason.message : String(reason) });
+      setOutcome({ status: 'failed', message: reason instanceof ApiError ? reason.message : String(reason) });
+    } finally {
+      setBusy(false);
     }
   };
   return (
     <>
-      <button type="button" onClick={() => void run()}>
-        Test
+      <button type="button" onClick={() => void run()} disabled={busy} aria-label={`test ${name}`}>
+        {busy ? 'Testing…' : 'Test'}
       </button>
       {outcome && (
-        <span role="status" class={outcome.ok ? 'ok small' : 'error-text small'}>
+        <span role="status" class={`test-outcome small ${outcome.status === 'ok' ? 'ok' : outcome.status === 'failed' ? 'error-text' : 'muted'}`}>
           {' '}
-          {outcome.ok ? '✓' : '✗'} {outcome.text}
+          {outcome.status === 'ok' ? '✓' : outcome.status === 'failed' ? '✗' : '–'} {outcome.message}
         </span>
       )}
     </>
@@ -146,7 +154,7 @@ export function ConnectionsPage() {
             </select>
           </label>
         </div>
-        <label for="connection-json">Connection (JSON; secret fields are encrypted at rest and never shown again)</label>
+        <label for="connection-json">Connection (JSON; secret fields are encrypted at rest and never shown again: a stored secret reads "set", and "set" keeps it)</label>
         <textarea id="connection-json" rows={8} value={text} onInput={(e) => setText(e.currentTarget.value)} spellcheck={false} />
         {notice && (
           <p class="notice" role="status">

@@ -17,7 +17,7 @@ export interface StoredEvent {
   readonly payload?: unknown;
 }
 
-const tailKeep = 500;
+const tailKeep = 200;
 const renderEveryMs = 250;
 
 function labelParams(text: string): Record<string, string> {
