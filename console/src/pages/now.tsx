@@ -44,13 +44,20 @@ const statuses = Object.keys(statusOrder) as Array<keyof typeof statusOrder>;
 const rowHeight = 52;
 const refreshMs = 3_000;
 
+/** Code-unit order: ISO times sort as times, and 10,000 rows sort without the cost of collation. */
+function order(a: string | null, b: string | null): number {
+  const x = a ?? '';
+  const y = b ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 function urgency(a: Row, b: Row): number {
   const byStatus = statusOrder[a.key.status] - statusOrder[b.key.status];
   if (byStatus !== 0) return byStatus;
-  if (a.key.status === 'firing') return (a.key.since ?? '').localeCompare(b.key.since ?? '');
-  if (a.key.status === 'waiting') return (a.key.due_at ?? '').localeCompare(b.key.due_at ?? '');
-  if (a.key.status === 'resolved') return (b.key.since ?? '').localeCompare(a.key.since ?? '');
-  return a.automation.name.localeCompare(b.automation.name) || a.key.key.localeCompare(b.key.key);
+  if (a.key.status === 'firing') return order(a.key.since, b.key.since);
+  if (a.key.status === 'waiting') return order(a.key.due_at, b.key.due_at);
+  if (a.key.status === 'resolved') return order(b.key.since, a.key.since);
+  return order(a.automation.name, b.automation.name) || order(a.key.key, b.key.key);
 }
 
 export function rowsOf(automations: readonly AutomationStatus[]): Row[] {
