@@ -3,8 +3,9 @@ import type { ConnectionsRepository } from '../actions/connections.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { automationNamePattern, validateAutomation } from '../schemas/automation.ts';
 import { normalizeEvents } from '../ingest/event-normalizer.ts';
+import type { VigilEvent } from '../schemas/event.ts';
 import { createAutomationRepository, explain, type AutomationRepository } from '../triggers/index.ts';
-import { explainBody, firingsQuery, listQuery, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
+import { explainBody, firingsQuery, listQuery, matchBody, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
 import { automationResource, createAutomation, hasFirings, patchAutomation, type AutomationResource } from './automations/automation-store.ts';
 import { connectionWarnings } from './automations/connection-warnings.ts';
 import { automationToTest, defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
@@ -24,6 +25,7 @@ import { HttpError } from '../platform/http/http-error.ts';
  *   DELETE /api/automations/{name}           admin  204; 404
  *   POST   /api/automations/{name}/test      read   dry run against events or the stored history (nothing is written)
  *   POST   /api/automations/{name}/explain   read   why one event matches the trigger or not, clause by clause
+ *   POST   /api/automations/match            read   which automations one event matches
  *   GET    /api/automations/{name}/firings   read   newest first; status, since, until; cursor pages
  *
  * Every write goes through the automation repository's validation; the table trigger announces
@@ -50,6 +52,15 @@ function notFound(name: string): HttpError {
 /** A name in the path that no automation can have is simply unknown. */
 function knownName(name: string): boolean {
   return automationNamePattern.test(name);
+}
+
+/** One event in native form, completed as the intake does; 422 `invalid_event` with its paths. */
+function oneEvent(event: Record<string, unknown>): VigilEvent {
+  const normalized = normalizeEvents([event], new Date());
+  if (!normalized.ok) {
+    throw unprocessable('invalid_event', 'the event is invalid', normalized.problems.map((p) => ({ path: `event${p.path ? (p.path.startsWith('[') ? p.path : `.${p.path}`) : ''}`, message: p.message })));
+  }
+  return normalized.events[0]!;
 }
 
 function objectBody(value: unknown, what: string): Record<string, unknown> {
@@ -272,11 +283,34 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       const parsed = parseBody(explainBody, body, 'invalid_explain_request', 'the explain request is invalid');
       if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
       const automation = await automationToTest(name, parsed, repository);
-      const normalized = normalizeEvents([parsed.event], new Date());
-      if (!normalized.ok) {
-        throw unprocessable('invalid_event', 'the event is invalid', normalized.problems.map((p) => ({ path: `event${p.path ? (p.path.startsWith('[') ? p.path : `.${p.path}`) : ''}`, message: p.message })));
-      }
-      return explain(automation, normalized.events[0]!);
+      return explain(automation, oneEvent(parsed.event));
+    },
+  );
+
+  app.post(
+    '/api/automations/match',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Which automations an event matches',
+        description:
+          'Explains `event` (native form) against every stored automation, enabled or not, and lists those whose trigger it matches, with the clauses. ' +
+          'Whether a match then fires depends on each window’s state. Nothing is written.',
+        tags,
+        body: s.matchBody,
+        response: { 200: s.matchResult, ...pick(400, 401, 403, 415, 422) },
+      },
+    },
+    async (request) => {
+      const body = jsonBody(request, '{"event": {"event": "dbt.model.refreshed", "resource": {"id": "dbt.model.sales"}}}');
+      const parsed = parseBody(matchBody, body, 'invalid_match_request', 'the match request is invalid');
+      const event = oneEvent(parsed.event);
+      const stored = await repository.list();
+      const matched = stored.flatMap((entry) => {
+        const explanation = explain(entry.automation, event);
+        return explanation.matched ? [{ name: entry.automation.name, enabled: entry.enabled, clauses: explanation.clauses }] : [];
+      });
+      return { event: event.id, checked: stored.length, matched };
     },
   );
 

@@ -79,6 +79,17 @@ export const explainBody = z
   })
   .strict();
 
+/** POST /api/automations/match: one event against every stored automation. */
+export const matchBody = z.object({ event: z.record(z.string(), z.unknown(), { message: 'must be an event (a JSON object)' }) }).strict();
+
+export const matchResultSchema = z.object({
+  event: z.string().describe('The event id (assigned when the event had none)'),
+  checked: z.int().describe('Automations the event was explained against'),
+  matched: z
+    .array(z.object({ name: z.string(), enabled: z.boolean(), clauses: z.array(z.object({ clause: z.string(), matched: z.boolean(), detail: z.string() })) }))
+    .describe('The automations whose trigger the event matches, by name, with the clauses that matched'),
+});
+
 export const explainResultSchema = z.object({
   automation: z.string(),
   event: z.string().describe('The event id (assigned when the event had none)'),
@@ -205,6 +216,8 @@ export interface OpenApiSchemas {
   readonly testResult: JsonSchema;
   readonly explainBody: JsonSchema;
   readonly explainResult: JsonSchema;
+  readonly matchBody: JsonSchema;
+  readonly matchResult: JsonSchema;
   readonly firingsQuery: JsonSchema;
   readonly firingsPage: JsonSchema;
   readonly nameParams: JsonSchema;
@@ -235,6 +248,8 @@ export function openApiSchemas(app: FastifyInstance): OpenApiSchemas {
     testResult: toJsonSchema(testResultSchema, 'output'),
     explainBody: toJsonSchema(explainBody, 'input'),
     explainResult: toJsonSchema(explainResultSchema, 'output'),
+    matchBody: toJsonSchema(matchBody, 'input'),
+    matchResult: toJsonSchema(matchResultSchema, 'output'),
     firingsQuery: toJsonSchema(firingsQuery, 'input'),
     firingsPage: toJsonSchema(firingsPageSchema, 'output'),
     putResult: {

@@ -96,12 +96,12 @@ const nav: Array<[string, string]> = [
 ];
 
 function Routed({ route }: { route: string[] }) {
-  const [section, id] = route;
+  const [section, id, detail] = route;
   switch (section) {
     case 'automations':
       return id !== undefined ? <AutomationPage key={id} name={id} /> : <NowPage key="automations" list />;
     case 'events':
-      return id !== undefined ? <EventPage id={id} /> : <EventsPage />;
+      return id !== undefined ? <EventPage key={id} id={id} occurred={detail} /> : <EventsPage />;
     case 'action-runs':
       return <ActionRunsPage />;
     case 'connections':

@@ -130,6 +130,19 @@ describe('console routes', () => {
     assert.equal((await call('POST', '/api/automations/explained/explain', readKey, { events: [] })).status, 422);
   });
 
+  test('POST /api/automations/match lists the automations an event matches, with their clauses', async () => {
+    const repository = createAutomationRepository(database.db);
+    assert.ok((await repository.upsert({ name: 'orders-failed', trigger: { type: 'event', expect: ['airflow.dag_run.failed'], match: { id: 'airflow.dag.orders' } }, actions: [{ kind: 'emit-event', event: 'x.y', resource: { id: 'vigil.test' } }] })).ok);
+    const answer = await call('POST', '/api/automations/match', readKey, { event: { event: 'airflow.dag_run.failed', resource: { id: 'airflow.dag.a', env: 'prod' } } });
+    assert.equal(answer.status, 200, answer.text);
+    const body = answer.json() as { checked: number; matched: Array<{ name: string; clauses: Array<{ clause: string; matched: boolean }> }> };
+    assert.ok(body.checked >= 2);
+    assert.deepEqual(body.matched.map((m) => m.name), ['explained'], 'prod matches "explained"; the orders automation wants another resource');
+    assert.ok(body.matched[0]!.clauses.every((c) => c.matched));
+    assert.equal((await call('POST', '/api/automations/match', readKey, { event: { event: 'a.b' } })).status, 422);
+    assert.equal((await call('POST', '/api/automations/match', null, { event: { event: 'a.b', resource: { id: 'r' } } })).status, 401);
+  });
+
   test('GET /api/trigger-status: firing, waiting, paused and ok keys, with the 30-window history', async () => {
     const repository = createAutomationRepository(database.db);
     const definitions: Array<Record<string, unknown>> = [

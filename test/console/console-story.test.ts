@@ -181,10 +181,25 @@ describe('console: the headline story in a real browser', () => {
     }, 30_000, 200);
     assert.equal(retried['attempts'], 2);
 
-    // 7. Events (Vigil's own lifecycle events are in the history), and the automations list.
+    // 7. The late refresh arrives: it is in the event history, and its page names the automation it matches.
+    const sent = await fetch(`${vigil.url}/api/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'dbt.model.refreshed', resource: { id: 'dbt.model.sales', env: 'prod' } }),
+    });
+    assert.equal(sent.status, 202);
     await page.getByRole('link', { name: 'Events' }).click();
+    const refresh = page.locator('td a', { hasText: 'dbt.model.refreshed' });
+    await waitFor('the refresh in the history', async () => {
+      await page.getByRole('button', { name: 'Apply' }).click();
+      return (await refresh.count()) > 0;
+    }, 30_000, 500);
     await page.locator('td a', { hasText: 'vigil.automation.triggered' }).first().waitFor();
     await page.screenshot({ path: `${shots}events.png` });
+    await refresh.first().click();
+    await page.getByRole('heading', { name: 'Automations it matches' }).waitFor();
+    await page.locator('section', { hasText: 'Automations it matches' }).getByRole('link', { name }).waitFor();
+    await page.screenshot({ path: `${shots}event.png` });
     await page.getByRole('link', { name: 'Automations' }).click();
     await page.locator('.vrow', { hasText: name }).waitFor();
     await page.screenshot({ path: `${shots}automations.png` });

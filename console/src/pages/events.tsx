@@ -18,6 +18,12 @@ export interface StoredEvent {
 }
 
 const tailKeep = 200;
+
+/** The event as sent (the stored one adds `received`, which the intake sets itself). */
+export function nativeEvent(event: StoredEvent): Omit<StoredEvent, 'received'> {
+  const { received: _received, ...native } = event;
+  return native;
+}
 const renderEveryMs = 250;
 
 function labelParams(text: string): Record<string, string> {
@@ -54,7 +60,7 @@ function EventTable({ events }: { events: readonly StoredEvent[] }) {
               <Time iso={e.occurred} />
             </td>
             <td>
-              <a href={`#/events/${encodeURIComponent(e.id)}`} onClick={() => sessionStorage.setItem(`vigil.event.${e.id}`, JSON.stringify(e))}>
+              <a href={`#/events/${encodeURIComponent(e.id)}/${encodeURIComponent(e.occurred)}`}>
                 {e.event}
               </a>
             </td>
@@ -159,6 +165,7 @@ export function EventsPage() {
         onSubmit={(e) => {
           e.preventDefault();
           setApplied(form);
+          history.reload();
         }}
       >
         {field('event', 'Event', 'text', 'airflow.dag_run.*')}
@@ -182,47 +189,75 @@ export function EventsPage() {
   );
 }
 
-interface AutomationSummary {
-  readonly name: string;
+interface MatchResult {
+  readonly checked: number;
+  readonly matched: ReadonlyArray<{ name: string; enabled: boolean; clauses: ReadonlyArray<{ clause: string; matched: boolean; detail: string }> }>;
 }
 
-interface Explanation {
-  readonly matched: boolean;
-  readonly clauses: ReadonlyArray<{ clause: string; matched: boolean; detail: string }>;
+interface Firing {
+  readonly id: string;
+  readonly automation_name: string;
+  readonly status: 'triggered' | 'resolved';
+  readonly triggered_at: string;
+  readonly event_ids: readonly string[];
 }
 
-/** One event: its JSON, and which automations it matches (explain against each). */
-export function EventPage({ id }: { id: string }) {
-  const cached = sessionStorage.getItem(`vigil.event.${id}`);
-  const event = cached ? (JSON.parse(cached) as StoredEvent) : null;
-  const matches = useLoad(async () => {
-    if (!event) return [];
-    const { automations } = await api.get<{ automations: AutomationSummary[] }>('/api/automations');
-    const results = await Promise.all(
-      automations.slice(0, 200).map(async (a) => ({ name: a.name, explanation: await api.post<Explanation>(`/api/automations/${encodeURIComponent(a.name)}/explain`, { event }) })),
-    );
-    return results.filter((r) => r.explanation.matched);
-  }, [id]);
+/**
+ * One event (found by its id and occurred time, which the link carries: the history is indexed by
+ * time): its JSON, the automations it matches (POST /api/automations/match) and the firings it
+ * was part of (GET /api/firings since it occurred, by their event ids).
+ */
+export function EventPage({ id, occurred }: { id: string; occurred: string | undefined }) {
+  const event = useLoad(async () => {
+    if (!occurred) return null;
+    const at = Date.parse(occurred);
+    const page = await api.get<{ events: StoredEvent[] }>(`/api/events${query({ since: new Date(at).toISOString(), until: new Date(at + 1).toISOString(), limit: 1000 })}`);
+    return page.events.find((e) => e.id === id) ?? null;
+  }, [id, occurred]);
+  const found = event.data;
+  const matches = useLoad(() => (found ? api.post<MatchResult>('/api/automations/match', { event: nativeEvent(found) }) : Promise.resolve(null)), [found]);
+  const firings = useLoad(async () => {
+    if (!found) return null;
+    const page = await api.get<{ firings: Firing[] }>(`/api/firings${query({ since: found.occurred, limit: 1000 })}`);
+    return page.firings.filter((f) => f.event_ids.includes(found.id));
+  }, [found]);
   return (
-    <Page title={event ? event.event : 'Event'}>
-      {!event ? (
-        <p class="notice">Open events from the Events list to see them here.</p>
-      ) : (
+    <Page title={found ? found.event : 'Event'}>
+      <ErrorBox error={event.error} />
+      {event.data === null && <p class="notice">No event {id} is stored at that time (the history keeps events for a limited time).</p>}
+      {found && (
         <>
           <p class="muted small">
-            id <code>{event.id}</code> · occurred <Time iso={event.occurred} /> · received <Time iso={event.received} />
+            id <code>{found.id}</code> · occurred <Time iso={found.occurred} /> · received <Time iso={found.received} />
           </p>
-          <Json value={event} />
+          <Json value={found} />
           <section class="card" aria-labelledby="matches-title">
             <h2 id="matches-title">Automations it matches</h2>
             <ErrorBox error={matches.error} />
-            {matches.data && matches.data.length === 0 && <p class="muted">None.</p>}
+            {matches.data && (
+              <p class="muted small">
+                {matches.data.matched.length} of {matches.data.checked} automations; whether a match fired depends on its window.
+              </p>
+            )}
             <ul>
-              {matches.data?.map((m) => (
+              {matches.data?.matched.map((m) => (
                 <li key={m.name}>
-                  <a href={`#/automations/${encodeURIComponent(m.name)}`} onClick={() => sessionStorage.setItem('vigil.explainEvent', JSON.stringify(event, null, 2))}>
+                  <a href={`#/automations/${encodeURIComponent(m.name)}`} onClick={() => sessionStorage.setItem('vigil.explainEvent', JSON.stringify(nativeEvent(found), null, 2))}>
                     {m.name}
                   </a>
+                  {!m.enabled && <span class="muted small"> (paused)</span>}
+                </li>
+              ))}
+            </ul>
+          </section>
+          <section class="card" aria-labelledby="caused-title">
+            <h2 id="caused-title">Firings it was part of</h2>
+            <ErrorBox error={firings.error} />
+            {firings.data && firings.data.length === 0 && <p class="muted">None.</p>}
+            <ul>
+              {firings.data?.map((f) => (
+                <li key={f.id}>
+                  <a href={`#/automations/${encodeURIComponent(f.automation_name)}`}>{f.automation_name}</a> fired <Time iso={f.triggered_at} /> ({f.status})
                 </li>
               ))}
             </ul>
