@@ -1,4 +1,5 @@
 import type { Sql } from '../platform/ports/database.ts';
+import type { AutomationStatus, KeyState, KeyStatus } from '../schemas/api-resources.ts';
 import type { Automation } from '../schemas/automation.ts';
 import { durationMs } from './durations.ts';
 import type { TriggerState } from './trigger-program.ts';
@@ -23,34 +24,6 @@ import type { ReactiveState } from './windows/reactive-window.ts';
  * `-` before the automation existed. Deadline windows are the `by` schedule's deadlines;
  * proactive windows are consecutive spans of `within` ending now.
  */
-
-export type KeyStatus = 'firing' | 'waiting' | 'resolved' | 'ok' | 'paused';
-
-export interface KeyState {
-  readonly key: string;
-  readonly for_each: Readonly<Record<string, string>>;
-  readonly status: KeyStatus;
-  /** firing: when it fired; resolved: when it resolved. */
-  readonly since: string | null;
-  /** waiting: when the open window falls due. */
-  readonly due_at: string | null;
-  /** Expected or counted events in the open window, and how many it needs. */
-  readonly count: number | null;
-  readonly threshold: number | null;
-  /** The latest event the window state holds (expected or counted). */
-  readonly last_event_at: string | null;
-  readonly firing_id: string | null;
-  readonly history: string | null;
-}
-
-export interface AutomationStatus {
-  readonly name: string;
-  readonly description: string | null;
-  readonly enabled: boolean;
-  readonly tags: readonly string[];
-  readonly trigger_type: string;
-  readonly keys: readonly KeyState[];
-}
 
 export const historyLength = 30;
 const recentlyResolvedMs = 60 * 60_000;
@@ -183,7 +156,7 @@ export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<Auto
   const firingsByKey = new Map<string, Map<string, FiringRow[]>>();
   for (const firing of firings) {
     let keys = firingsByKey.get(firing.automation_name);
-    if (!keys) firingsByKey.set(firing.automation_name, (keys = new Map()));
+    if (!keys) firingsByKey.set(firing.automation_name, (keys = new Map<string, FiringRow[]>()));
     const list = keys.get(firing.state_key);
     if (list) list.push(firing);
     else keys.set(firing.state_key, [firing]);

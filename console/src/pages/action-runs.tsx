@@ -1,27 +1,10 @@
 import { useState } from 'preact/hooks';
+import type { ActionRun } from '../../../schemas/api-resources.ts';
 import { api, query } from '../api.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Json, Page, Time, useLoad, WriteButton } from '../ui.tsx';
 
 /* Action runs by status; the failed ones are the dead-letter list, retried one or many at a time. */
-
-export interface ActionRun {
-  readonly id: string;
-  readonly firing_id: string;
-  readonly automation_name: string;
-  readonly phase: 'triggered' | 'resolved';
-  readonly action_index: number;
-  readonly kind: string;
-  readonly status: 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
-  readonly attempts: number;
-  readonly created_at: string;
-  readonly finished_at: string | null;
-  readonly duration_ms: number | null;
-  readonly response_status: number | null;
-  readonly response_body: string | null;
-  readonly error: string | null;
-  readonly result: unknown;
-}
 
 const statuses = ['', 'failed', 'retrying', 'queued', 'running', 'succeeded'] as const;
 

@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { ActionRun, Firing } from '../../../schemas/api-resources.ts';
 import { api, ApiError, query, type Problem } from '../api.ts';
 import type { AutomationEditor } from '../editor.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Page, Time, useLoad, WriteButton } from '../ui.tsx';
-import { ActionRunList, type ActionRun } from './action-runs.tsx';
+import { ActionRunList } from './action-runs.tsx';
 
 /*
  * One automation: its definition in the editor (schema completion, the API's own path-level
@@ -19,16 +20,6 @@ interface StoredAutomation {
   readonly created_at: string;
   readonly updated_at: string;
   readonly [field: string]: unknown;
-}
-
-interface Firing {
-  readonly id: string;
-  readonly status: 'triggered' | 'resolved';
-  readonly triggered_at: string;
-  readonly resolved_at: string | null;
-  readonly for_each: Record<string, string>;
-  readonly deadline: string | null;
-  readonly count: number;
 }
 
 interface TestFiring {

@@ -1,4 +1,5 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
+import type { AutomationStatus, KeyState } from '../../../schemas/api-resources.ts';
 import { api } from '../api.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Page, relative, useClock, useLoad } from '../ui.tsx';
@@ -9,28 +10,6 @@ import { Badge, ErrorBox, Page, relative, useClock, useLoad } from '../ui.tsx';
  * list is virtualised: only the rows in view are in the DOM, so 10,000 keys render as fast as 20.
  * The Automations view is the same data, one row per automation.
  */
-
-export interface KeyState {
-  readonly key: string;
-  readonly for_each: Record<string, string>;
-  readonly status: 'firing' | 'waiting' | 'resolved' | 'ok' | 'paused';
-  readonly since: string | null;
-  readonly due_at: string | null;
-  readonly count: number | null;
-  readonly threshold: number | null;
-  readonly last_event_at: string | null;
-  readonly firing_id: string | null;
-  readonly history: string | null;
-}
-
-export interface AutomationStatus {
-  readonly name: string;
-  readonly description: string | null;
-  readonly enabled: boolean;
-  readonly tags: readonly string[];
-  readonly trigger_type: string;
-  readonly keys: readonly KeyState[];
-}
 
 interface Row {
   readonly automation: AutomationStatus;
