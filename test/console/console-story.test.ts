@@ -161,6 +161,8 @@ describe('console: the headline story in a real browser', () => {
     await row.locator('.badge-firing').waitFor({ timeout: 60_000 });
     const alert = await waitFor('the alert in the Slack stand-in', () => slack.messages.find((m) => m.text?.includes(`${name}: sales missed the`)), 30_000, 100);
     assert.equal(alert.channel, 'C0DATAONCALL');
+    // the webhook action answered 400: the firing row says so
+    await row.getByText(/1 action failed/).waitFor();
     await page.screenshot({ path: `${shots}now.png` });
 
     // 6. The webhook run was dead-lettered (400); once the endpoint accepts, retry it from Action runs.

@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
-import type { AutomationStatus, KeyState } from '../../../schemas/api-resources.ts';
-import { api } from '../api.ts';
+import type { ActionRun, AutomationStatus, KeyState } from '../../../schemas/api-resources.ts';
+import { api, query } from '../api.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Page, relative, useClock, useLoad } from '../ui.tsx';
 
@@ -68,10 +68,12 @@ function HistoryStrip({ history }: { history: string | null }) {
   );
 }
 
-function detail(key: KeyState, now: number): string {
+function detail(key: KeyState, now: number, failedRuns: ReadonlyMap<string, number>): string {
   switch (key.status) {
-    case 'firing':
-      return `firing since ${relative(key.since, now).replace(' ago', '')}`;
+    case 'firing': {
+      const failed = key.firing_id ? (failedRuns.get(key.firing_id) ?? 0) : 0;
+      return `firing since ${relative(key.since, now).replace(' ago', '')}${failed > 0 ? ` · ${failed} action${failed === 1 ? '' : 's'} failed` : ''}`;
+    }
     case 'waiting':
       return `due ${relative(key.due_at, now)}${key.threshold !== null ? ` · ${key.count ?? 0}/${key.threshold}` : ''}`;
     case 'resolved':
@@ -132,6 +134,13 @@ function VirtualRows<T>(props: { items: readonly T[]; height: number; label: str
 export function NowPage({ list = false }: { list?: boolean }) {
   const session = useSession();
   const status = useLoad(() => api.get<{ generated_at: string; automations: AutomationStatus[] }>('/api/trigger-status'), [], refreshMs);
+  // Firing rows say when their actions failed (the dead-letter list, newest 1,000).
+  const failed = useLoad(() => api.get<{ action_runs: ActionRun[] }>(`/api/action-runs${query({ status: 'failed', limit: 1000 })}`), [], refreshMs * 2);
+  const failedRuns = useMemo(() => {
+    const counts = new Map<string, number>();
+    for (const run of failed.data?.action_runs ?? []) counts.set(run.firing_id, (counts.get(run.firing_id) ?? 0) + 1);
+    return counts;
+  }, [failed.data]);
   const now = useClock(1_000);
   const [text, setText] = useState('');
   const [shown, setShown] = useState<ReadonlySet<string>>(new Set(statuses));
@@ -218,7 +227,7 @@ export function NowPage({ list = false }: { list?: boolean }) {
                     </span>
                   ))}
                 </span>
-                <span class="detail">{group.length === 1 ? detail(worst, now) : `${group.length} keys · ${group.filter((r) => r.key.status === 'firing').length} firing`}</span>
+                <span class="detail">{group.length === 1 ? detail(worst, now, failedRuns) : `${group.length} keys · ${group.filter((r) => r.key.status === 'firing').length} firing`}</span>
                 <HistoryStrip history={worst.history} />
               </div>
             );
@@ -236,7 +245,7 @@ export function NowPage({ list = false }: { list?: boolean }) {
                 {row.automation.name}
               </a>
               <KeyLabel state={row.key} />
-              <span class="detail">{detail(row.key, now)}</span>
+              <span class="detail">{detail(row.key, now, failedRuns)}</span>
               <HistoryStrip history={row.key.history} />
             </div>
           )}
