@@ -6,7 +6,8 @@ import { AutomationPage } from './pages/automation.tsx';
 import { ConnectionsPage } from './pages/connections.tsx';
 import { EventPage, EventsPage } from './pages/events.tsx';
 import { KeysPage } from './pages/keys.tsx';
-import { NowPage } from './pages/now.tsx';
+import { NowPage, triggerStatusPath } from './pages/now.tsx';
+import { prefetch } from './prefetch.ts';
 import { SessionContext, type Session } from './session.ts';
 import { describeError } from './ui.tsx';
 import './styles.css';
@@ -124,6 +125,8 @@ function App() {
       setSession(null);
     });
     if (keyStore.get() === null) return;
+    // The landing page's data in parallel with the sign-in check.
+    if (location.hash === '' || location.hash.startsWith('#/now')) prefetch(triggerStatusPath);
     api.get<WhoAmI>('/api/whoami').then(
       (who) => {
         setSession(toSession(who));

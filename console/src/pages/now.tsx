@@ -1,6 +1,7 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import type { ActionRun, AutomationStatus, KeyState } from '../../../schemas/api-resources.ts';
 import { api, query } from '../api.ts';
+import { takePrefetched } from '../prefetch.ts';
 import { useSession } from '../session.ts';
 import { Badge, ErrorBox, Page, relative, useClock, useLoad } from '../ui.tsx';
 
@@ -10,6 +11,11 @@ import { Badge, ErrorBox, Page, relative, useClock, useLoad } from '../ui.tsx';
  * list is virtualised: only the rows in view are in the DOM, so 10,000 keys render as fast as 20.
  * The Automations view is the same data, one row per automation.
  */
+
+interface TriggerStatus {
+  readonly generated_at: string;
+  readonly automations: readonly AutomationStatus[];
+}
 
 interface Row {
   readonly automation: AutomationStatus;
@@ -22,6 +28,7 @@ const statusOrder = { firing: 0, waiting: 1, resolved: 2, ok: 3, paused: 4 } as 
 const statuses = Object.keys(statusOrder) as Array<keyof typeof statusOrder>;
 const rowHeight = 52;
 const refreshMs = 3_000;
+export const triggerStatusPath = '/api/trigger-status';
 
 /** Code-unit order: ISO times sort as times, and 10,000 rows sort without the cost of collation. */
 function order(a: string | null, b: string | null): number {
@@ -133,7 +140,7 @@ function VirtualRows<T>(props: { items: readonly T[]; height: number; label: str
 
 export function NowPage({ list = false }: { list?: boolean }) {
   const session = useSession();
-  const status = useLoad(() => api.get<{ generated_at: string; automations: AutomationStatus[] }>('/api/trigger-status'), [], refreshMs);
+  const status = useLoad(() => takePrefetched<TriggerStatus>(triggerStatusPath) ?? api.get<TriggerStatus>(triggerStatusPath), [], refreshMs);
   // Firing rows say when their actions failed (the dead-letter list, newest 1,000).
   const failed = useLoad(() => api.get<{ action_runs: ActionRun[] }>(`/api/action-runs${query({ status: 'failed', limit: 1000 })}`), [], refreshMs * 2);
   const failedRuns = useMemo(() => {
