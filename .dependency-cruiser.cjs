@@ -6,7 +6,8 @@
 //   ingest | triggers | actions | history (domain, siblings) → platform, schemas
 //   platform (ports, adapters, http basics, config, logging)   → schemas
 //   schemas                                                  → nothing of ours
-// sdk (clients) → schemas only. Tests and benchmarks may import anything; nothing imports them.
+// sdk (clients) and console/src (the web console) → schemas only. Tests and benchmarks may
+// import anything; nothing imports them.
 const domain = '(ingest|triggers|actions|history)';
 const adapters = '(kafka|postgres|bullmq|embedded)';
 const notTest = '\\.test\\.ts$';
@@ -74,13 +75,20 @@ module.exports = {
       from: { path: '^sdk/', pathNot: notTest },
       to: { path: `^(platform|${domain.slice(1, -1)}|api|cli|test|bench)/` },
     },
+    {
+      name: 'console-uses-schemas-only',
+      severity: 'error',
+      comment: 'The web console runs in the browser and talks to the public API only: it shares the schemas (types, JSON Schema), nothing else.',
+      from: { path: '^console/' },
+      to: { path: `^(platform|${domain.slice(1, -1)}|api|cli|sdk|test|bench)/` },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|\\.tools|\\.services|\\.vigil|\\.python)/' },
+    exclude: { path: '^(node_modules|\\.tools|\\.services|\\.vigil|\\.python|console/dist)/' },
     // Type-only imports count: a type is a dependency too.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js', '.json'] },
   },
 };

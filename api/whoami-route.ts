@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { HttpError } from './http-error.ts';
+import { HttpError } from '../platform/http/http-error.ts';
 
 /*
  * GET /api/whoami (read): the presented API key's id, name and scopes, so that a client (the

@@ -1,7 +1,7 @@
 import type { Sql } from '../platform/ports/database.ts';
 import type { AutomationStatus, KeyState, KeyStatus } from '../schemas/api-resources.ts';
 import type { Automation } from '../schemas/automation.ts';
-import { durationMs } from './durations.ts';
+import { durationMs } from '../schemas/durations.ts';
 import type { TriggerState } from './trigger-program.ts';
 import { deadlineSchedule, type DeadlineState } from './windows/deadline-window.ts';
 import type { ProactiveState } from './windows/proactive-window.ts';

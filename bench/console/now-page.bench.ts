@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { createApiKeys } from '../../api/api-keys.ts';
 import { registerAutomationRoutes } from '../../api/automations-routes.ts';
 import { consoleDirectory, registerConsoleRoutes } from '../../api/console-routes.ts';
-import { createEventHistory } from '../../api/events/event-history.ts';
+import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
 import { createEventStreamHub } from '../../api/events/event-stream-hub.ts';
 import { buildServer } from '../../api/server.ts';
