@@ -87,6 +87,15 @@ describe('console routes', () => {
     assert.equal((await call('GET', '/no-such-file.js', null)).status, 404);
   });
 
+  test('the new routes are in the OpenAPI document; the console is not', async () => {
+    const document = (await call('GET', '/openapi.json', null)).json() as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(document.paths['/api/trigger-status']?.['get']);
+    assert.ok(document.paths['/api/whoami']?.['get']);
+    assert.ok(document.paths['/api/automations/match']?.['post']);
+    assert.ok(document.paths['/api/automations/{name}/explain']?.['post']);
+    assert.equal(document.paths['/'], undefined);
+  });
+
   test('GET /api/whoami names the key and its scopes; 401 without a key, 403 without read', async () => {
     assert.deepEqual((await call('GET', '/api/whoami', adminKey)).json(), { id: 'bootstrap-admin', name: 'VIGIL_ADMIN_KEY', scopes: ['admin'] });
     const viewer = (await call('GET', '/api/whoami', readKey)).json();
