@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 
 /*
  * The web console at `/`: the files built into console/dist (scripts/build-console.ts, run by
- * scripts/env.sh). Hashed assets are cached for a year; index.html is revalidated every time.
+ * scripts/env.sh). Hashed assets are cached for a year (and sent brotli- or gzip-compressed as
+ * built); index.html is revalidated every time.
  * A strict Content-Security-Policy allows only this origin's scripts, styles and API, so no
  * injected script can run and read the API key. Nothing is fetched from anywhere else.
  */
@@ -41,6 +42,8 @@ export function registerConsoleRoutes(app: FastifyInstance, directory = consoleD
     prefix: '/',
     index: ['index.html'],
     wildcard: false,
+    // scripts/build-console.ts writes each asset brotli- and gzip-compressed beside it
+    preCompressed: true,
     schemaHide: true,
     setHeaders(response, path) {
       response.header('x-content-type-options', 'nosniff');

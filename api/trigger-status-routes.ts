@@ -1,3 +1,5 @@
+import { constants } from 'node:zlib';
+import compress from '@fastify/compress';
 import type { FastifyInstance } from 'fastify';
 import type { Sql } from '../platform/ports/database.ts';
 import { historyLength, readTriggerStatus } from '../triggers/trigger-status.ts';
@@ -6,7 +8,9 @@ import { historyLength, readTriggerStatus } from '../triggers/trigger-status.ts'
  * GET /api/trigger-status (read): every automation with the state of each of its window keys —
  * firing, waiting (due_at), resolved recently, ok, paused — and, for deadline and proactive
  * automations, the last 30 windows as met / missed / late-recovered. The console's Now page.
- * The read model lives with the tables it reads (triggers/trigger-status.ts).
+ * The read model lives with the tables it reads (triggers/trigger-status.ts). The answer is
+ * large (about 2 MiB for 10,000 keys) and repetitive: it is compressed (brotli or gzip, ~30×)
+ * for clients that accept it, which is every browser.
  */
 
 const keyState = {
@@ -33,6 +37,14 @@ const keyState = {
 const problem = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
 
 export function registerTriggerStatusRoutes(app: FastifyInstance, db: Sql): void {
+  // fastify queues the plugin; listen() and ready() wait for it. Compression applies in this scope only.
+  void app.register(async (scope) => {
+    await scope.register(compress, { global: true, threshold: 4096, encodings: ['br', 'gzip'], brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } } });
+    registerRoute(scope, db);
+  });
+}
+
+function registerRoute(app: FastifyInstance, db: Sql): void {
   app.get(
     '/api/trigger-status',
     {

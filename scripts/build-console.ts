@@ -6,9 +6,10 @@
  * so `./vigil start` and `scripts/test.sh` serve a current console on a fresh clone.
  * Nothing is fetched at build or run time: every asset comes from node_modules.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'console');
@@ -58,6 +59,12 @@ async function main(): Promise<void> {
   const template = await readFile(join(root, 'index.html'), 'utf8');
   const html = template.replace('%CONSOLE_CSS%', stylesheet ? url(stylesheet) : '').replace('%CONSOLE_JS%', url(script));
   await writeFile(join(dist, 'index.html'), html);
+  // Compressed once here, served as they are to browsers that accept them (api/console-routes.ts).
+  for (const file of await readdir(join(dist, 'assets'))) {
+    const content = await readFile(join(dist, 'assets', file));
+    await writeFile(join(dist, 'assets', `${file}.br`), brotliCompressSync(content, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+    await writeFile(join(dist, 'assets', `${file}.gz`), gzipSync(content, { level: 9 }));
+  }
   const files = Object.entries(result.metafile.outputs).map(([path, out]) => `${basename(path)} ${(out.bytes / 1024).toFixed(0)} KiB`);
   console.error(`[console] built console/dist in ${Date.now() - started} ms (${files.join(', ')})`);
 }

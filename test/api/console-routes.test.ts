@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createApiKeys } from '../../api/api-keys.ts';
@@ -81,6 +82,9 @@ describe('console routes', () => {
     assert.equal(asset.status, 200);
     assert.match(String(asset.headers['content-type']), /javascript/);
     assert.match(String(asset.headers['cache-control']), /immutable/);
+    const compressed = await app.inject({ method: 'GET', url: script[1]!, headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(compressed.headers['content-encoding'], 'br');
+    assert.ok(compressed.rawPayload.length < asset.text.length / 2, 'sent brotli-compressed as built');
     assert.ok(readdirSync(join(consoleDirectory, 'assets')).some((file) => file.endsWith('.css')));
     // no CDN: nothing in the page or the bundle loads from another origin
     assert.doesNotMatch(index.text, /https?:\/\//);
@@ -188,6 +192,10 @@ describe('console routes', () => {
 
     const answer = await call('GET', '/api/trigger-status', readKey);
     assert.equal(answer.status, 200, answer.text);
+    const gzipped = await app.inject({ method: 'GET', url: '/api/trigger-status', headers: { authorization: `Bearer ${readKey}`, 'accept-encoding': 'gzip' } });
+    // compressed above 4 KiB, for clients that accept it
+    assert.equal(gzipped.headers['content-encoding'], answer.text.length > 4096 ? 'gzip' : undefined, `${answer.text.length} bytes`);
+    if (gzipped.headers['content-encoding'] === 'gzip') assert.equal(gunzipSync(gzipped.rawPayload).toString(), answer.text);
     const list = answer.json()['automations'] as Array<{ name: string; enabled: boolean; trigger_type: string; keys: Array<{ status: string; due_at: string | null; history: string | null; firing_id: string | null }> }>;
     const byName = new Map(list.map((a) => [a.name, a]));
 
