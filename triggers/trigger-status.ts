@@ -2,10 +2,10 @@ import type { Sql } from '../platform/ports/database.ts';
 import type { AutomationStatus, KeyState, KeyStatus } from '../schemas/api-resources.ts';
 import type { Automation } from '../schemas/automation.ts';
 import { durationMs } from '../schemas/durations.ts';
-import type { TriggerState } from './trigger-program.ts';
 import { deadlineSchedule, type DeadlineState } from './windows/deadline-window.ts';
-import type { ProactiveState } from './windows/proactive-window.ts';
+import type { ExpectationWindow, ProactiveState } from './windows/proactive-window.ts';
 import type { ReactiveState } from './windows/reactive-window.ts';
+import type { WindowEntry } from './windows/window-types.ts';
 
 /*
  * What every automation is doing right now, per window key: the read model of the console's Now
@@ -38,7 +38,7 @@ interface StateRow {
   readonly automation_name: string;
   readonly state_key: string;
   readonly for_each: Record<string, string>;
-  readonly state: TriggerState;
+  readonly summary: StateSummary;
 }
 interface FiringRow {
   readonly id: string;
@@ -54,32 +54,64 @@ interface FiringRow {
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
-function maxT(entries: readonly { t: number }[]): number | null {
-  let max: number | null = null;
-  for (const entry of entries) if (max === null || entry.t > max) max = entry.t;
-  return max;
+
+/**
+ * What this view needs of one key's window state, picked out by PostgreSQL: the state itself can
+ * be large (reported events, the ids a reactive window has seen) and only a few fields matter.
+ */
+interface StateSummary {
+  /** Deadline: the current window. */
+  readonly open: number | null;
+  readonly deadline: number | null;
+  readonly watermark: number | null;
+  /** Deadline and reactive: times of the events the window holds. */
+  readonly entry_times: readonly number[] | null;
+  /** Proactive: the open expectation window. */
+  readonly window: { readonly due: number; readonly ids: number | null; readonly fired: boolean; readonly last_event: string | null } | null;
+}
+
+/** The state fields the SQL below reads, named through the window types so that a rename fails to compile here. */
+export const summarizedFields = {
+  state: ['open', 'deadline', 'watermark', 'entries', 'window'] satisfies Array<keyof DeadlineState | keyof ProactiveState | keyof ReactiveState>,
+  window: ['due', 'ids', 'fired', 'events'] satisfies Array<keyof ExpectationWindow>,
+  entry: ['t'] satisfies Array<keyof WindowEntry>,
+};
+
+const stateSummary = `jsonb_build_object(
+  'open', state->'open', 'deadline', state->'deadline', 'watermark', state->'watermark',
+  'entry_times', (SELECT jsonb_agg(e->'t') FROM jsonb_array_elements(CASE jsonb_typeof(state->'entries') WHEN 'array' THEN state->'entries' ELSE '[]'::jsonb END) AS e),
+  'window', CASE jsonb_typeof(state->'window') WHEN 'object' THEN jsonb_build_object(
+    'due', state->'window'->'due',
+    'ids', jsonb_array_length(CASE jsonb_typeof(state->'window'->'ids') WHEN 'array' THEN state->'window'->'ids' ELSE '[]'::jsonb END),
+    'fired', jsonb_typeof(state->'window'->'fired') = 'object',
+    'last_event', (SELECT max(ev->>'occurred') FROM jsonb_array_elements(CASE jsonb_typeof(state->'window'->'events') WHEN 'array' THEN state->'window'->'events' ELSE '[]'::jsonb END) AS ev)
+  ) END
+)`;
+
+function latest(times: readonly number[] | null): number | null {
+  return times && times.length > 0 ? Math.max(...times) : null;
 }
 
 /** The open window of one key's state: what it needs, what it has, when it falls due. */
-function windowOf(automation: Automation, state: TriggerState, now: number): { due: number | null; count: number | null; threshold: number | null; lastEvent: number | null } {
+function windowOf(automation: Automation, state: StateSummary, now: number): { due: number | null; count: number | null; threshold: number | null; lastEvent: number | null } {
   const trigger = automation.trigger;
+  const times = state.entry_times ?? [];
   if (trigger.type === 'deadline') {
-    const s = state as DeadlineState;
-    const end = (s.deadline ?? Infinity) + durationMs(trigger.grace);
-    const count = s.entries.filter((e) => e.t >= s.open && e.t < end).length;
-    const open = s.deadline !== null && now >= s.open && count < trigger.threshold;
-    return { due: open ? s.deadline : null, count, threshold: trigger.threshold, lastEvent: maxT(s.entries) };
+    const open = state.open ?? now;
+    const end = (state.deadline ?? Infinity) + durationMs(trigger.grace);
+    const count = times.filter((t) => t >= open && t < end).length;
+    const waiting = state.deadline !== null && now >= open && count < trigger.threshold;
+    return { due: waiting ? state.deadline : null, count, threshold: trigger.threshold, lastEvent: latest(times) };
   }
   if (trigger.type === 'event' && trigger.posture === 'proactive') {
-    const s = state as ProactiveState;
-    const window = s.window;
-    const open = window !== null && window.fired === null && window.ids.length < trigger.threshold;
-    const lastEvent = window && window.events.length > 0 ? maxT(window.events.map((e) => ({ t: Date.parse(e.occurred) }))) : s.watermark;
-    return { due: open ? window.due : null, count: window ? window.ids.length : null, threshold: trigger.threshold, lastEvent };
+    const window = state.window;
+    const count = window ? (window.ids ?? 0) : null;
+    const waiting = window !== null && !window.fired && (count ?? 0) < trigger.threshold;
+    const lastEvent = window?.last_event ? Date.parse(window.last_event) : state.watermark;
+    return { due: waiting ? window.due : null, count, threshold: trigger.threshold, lastEvent };
   }
   if (trigger.type === 'event') {
-    const s = state as ReactiveState;
-    return { due: null, count: s.entries.length, threshold: trigger.threshold, lastEvent: maxT(s.entries) ?? s.watermark };
+    return { due: null, count: times.length, threshold: trigger.threshold, lastEvent: latest(times) ?? state.watermark };
   }
   return { due: null, count: null, threshold: null, lastEvent: null };
 }
@@ -141,7 +173,7 @@ function pickStatus(enabled: boolean, open: FiringRow | undefined, latest: Firin
 export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<AutomationStatus[]> {
   const [automations, states] = await Promise.all([
     db.query<AutomationRow>('SELECT name, definition, enabled, created_at FROM automations ORDER BY name'),
-    db.query<StateRow>('SELECT automation_name, state_key, for_each, state FROM trigger_state'),
+    db.query<StateRow>(`SELECT automation_name, state_key, for_each, ${stateSummary} AS summary FROM trigger_state`),
   ]);
   // Firings that matter: open ones, and those of the history span (30 windows back; a week at least).
   const ends = new Map(automations.map((a) => [a.name, historyWindows(a.definition, now)]));
@@ -171,8 +203,8 @@ export async function readTriggerStatus(db: Sql, now = Date.now()): Promise<Auto
   return automations.map((row) => {
     const automation = row.definition;
     const windows = ends.get(row.name) ?? null;
-    const keyed = new Map<string, { forEach: Record<string, string>; state: TriggerState | null }>();
-    for (const s of statesByAutomation.get(row.name) ?? []) keyed.set(s.state_key, { forEach: s.for_each, state: s.state });
+    const keyed = new Map<string, { forEach: Record<string, string>; state: StateSummary | null }>();
+    for (const s of statesByAutomation.get(row.name) ?? []) keyed.set(s.state_key, { forEach: s.for_each, state: s.summary });
     const automationFirings = firingsByKey.get(row.name);
     // keys known only from their firings (a state reset by a changed trigger) still show them
     for (const [stateKey, list] of automationFirings ?? []) {
