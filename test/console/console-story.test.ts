@@ -1,6 +1,7 @@
 /**
  * The console's headline story, clicked through in a real Chromium against Vigil as its own
- * process over real Kafka, PostgreSQL and Redis: save a Slack connection, write a deadline
+ * process over real Kafka, PostgreSQL and Redis: save and test a Slack connection, make a
+ * read-only API key, write a deadline
  * automation in the editor (a validation error shown at its path, then fixed), backtest it,
  * create it, watch it fire on the Now page while the Slack stand-in receives the alert, retry a
  * dead-lettered webhook run, and find pausing refused to a read-only key (the UI disables the
@@ -11,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { createApiKeys } from '../../api/api-keys.ts';
 import { startHttpStandIn, type HttpStandIn } from '../stand-ins/http-stand-in.ts';
 import { startSlackStandIn, type SlackStandIn } from '../stand-ins/slack.ts';
 import { launchChromium } from '../support/browser.ts';
@@ -31,13 +31,12 @@ describe('console: the headline story in a real browser', () => {
   let vigil: VigilProcess;
   let browser: Browser;
   let page: Page;
-  let readKey: string;
+  let readKey = '';
   const adminKey = `console-admin-${randomBytes(16).toString('hex')}`;
 
   before(async () => {
     await mkdir(shots, { recursive: true });
     database = await createTestDatabase();
-    readKey = (await createApiKeys(database.db).create('dashboard viewer', ['read'])).secret;
     slack = await startSlackStandIn();
     // A webhook endpoint that refuses (400: a permanent failure, dead-lettered at once) until told to accept.
     hook = await startHttpStandIn(() => (hookAccepts ? { status: 200, body: { ok: true } } : { status: 400, body: { error: 'schema mismatch' } }));
@@ -114,8 +113,23 @@ describe('console: the headline story in a real browser', () => {
     await page.getByRole('button', { name: 'Save connection' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved connection slack-data' }).waitFor();
     await page.getByRole('cell', { name: 'slack-data', exact: true }).waitFor();
+    assert.doesNotMatch(await page.getByLabel(/^Connection \(JSON/).inputValue(), new RegExp(slack.botToken), 'the form forgets the token once saved');
+    assert.match(await page.getByLabel(/^Connection \(JSON/).inputValue(), /"bot_token": "set"/);
     assert.ok(!(await page.content()).includes(slack.botToken), 'the bot token is never shown');
+    // "Test" makes Slack's harmless auth.test call with the stored token
+    await page.getByRole('button', { name: 'test slack-data' }).click();
+    await page.locator('.test-outcome.ok').waitFor();
+    assert.ok(slack.requests.some((r) => r.path === '/api/auth.test'), 'the stand-in answered auth.test');
     await page.screenshot({ path: `${shots}connections.png` });
+
+    // 1b. A read-only key for a dashboard, made on the API keys page (its secret shown once).
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByPlaceholder('airflow-prod').fill('dashboard viewer');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    readKey = (await page.getByTestId('new-key-secret').textContent())?.trim() ?? '';
+    assert.match(readKey, /^vk_/);
+    await page.getByRole('cell', { name: 'dashboard viewer', exact: true }).waitFor();
+    await page.screenshot({ path: `${shots}keys.png` });
 
     // 2. The automation in the editor: an invalid cron is reported at its path, then fixed.
     await page.goto(`${vigil.url}/#/automations/new`);

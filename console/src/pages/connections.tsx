@@ -70,7 +70,9 @@ export function ConnectionsPage() {
     setError(null);
     setNotice(null);
     try {
-      await api.put(`/api/connections/${encodeURIComponent(name)}`, JSON.parse(text));
+      const saved = await api.put<Connection>(`/api/connections/${encodeURIComponent(name)}`, JSON.parse(text));
+      // the form forgets the secrets it was given: it shows what the API answers ("set")
+      setText(JSON.stringify(saved.config, null, 2));
       setNotice(`Saved connection ${name}.`);
       list.reload();
     } catch (reason) {
@@ -104,7 +106,7 @@ export function ConnectionsPage() {
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Kind</th>
-              <th scope="col">Settings (secrets redacted)</th>
+              <th scope="col">Settings (a stored secret reads "set")</th>
               <th scope="col">Updated</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
