@@ -6,7 +6,7 @@
 //   ingest | triggers | actions | history (domain, siblings) → platform, schemas
 //   platform (ports, adapters, http basics, config, logging)   → schemas
 //   schemas                                                  → nothing of ours
-// sdk (clients) → schemas only. Tests and benchmarks may import anything; nothing imports them.
+// sdk (clients) and console/ (the web console) → schemas only. Tests and benchmarks may import anything; nothing imports them.
 const domainNames = 'ingest|triggers|actions|history';
 const adapters = '(kafka|postgres|bullmq|embedded)';
 const notTest = '\\.test\\.ts$';
@@ -34,13 +34,14 @@ module.exports = {
     forbid('domain-below-api-and-cli', 'The domain does not know what serves or runs it.', `^(${domainNames})/`, '^(api|cli|sdk|test|bench)/'),
     forbid('api-below-cli', 'The control plane does not know the process wiring.', '^api/', '^(cli|sdk|test|bench)/'),
     forbid('sdk-uses-schemas-only', 'The client library ships apart from the server: it shares the schemas, nothing else.', '^sdk/', `^(platform|${domainNames}|api|cli|test|bench)/`),
+    forbid('console-uses-schemas-only', 'The web console runs in the browser and talks to the public API only: it shares the schemas (types, JSON Schema), nothing else.', '^console/', `^(platform|${domainNames}|api|cli|sdk|test|bench)/`),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(node_modules|\\.tools|\\.services|\\.vigil|\\.python)/' },
+    exclude: { path: '^(node_modules|\\.tools|\\.services|\\.vigil|\\.python|console/dist)/' },
     // Type-only imports count: a type is a dependency too.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js', '.json'] },
   },
 };

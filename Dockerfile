@@ -1,6 +1,18 @@
 # Vigil: one process running every role (`vigil start`). Node.js 24 runs the TypeScript
-# sources directly (type stripping), so there is no build step.
+# sources directly (type stripping); only the web console is built (esbuild, first stage).
 #   docker build -t vigil .        (or: docker compose up --build, see docker-compose.yml)
+
+# The web console's files (console/dist), built with the dev dependencies that bundle it.
+FROM node:24-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY console ./console
+COPY schemas/json ./schemas/json
+COPY schemas/api-resources.ts ./schemas/api-resources.ts
+COPY scripts/build-console.ts ./scripts/build-console.ts
+RUN node scripts/build-console.ts
+
 FROM node:24-slim
 
 ENV NODE_ENV=production \
@@ -15,6 +27,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY . .
+COPY --from=console /app/console/dist ./console/dist
 # The embedded store's template (initdb once at build time, copied on a first start).
 RUN node platform/embedded/prepare-store-template.ts
 

@@ -2,12 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ConnectionsRepository } from '../actions/connections.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { automationNamePattern, validateAutomation } from '../schemas/automation.ts';
-import { createAutomationRepository, type AutomationRepository } from '../triggers/index.ts';
-import { firingsQuery, listQuery, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
+import { normalizeEvents } from '../ingest/event-normalizer.ts';
+import type { VigilEvent } from '../schemas/event.ts';
+import { createAutomationRepository, explain, type AutomationRepository } from '../triggers/index.ts';
+import { explainBody, firingsQuery, listQuery, matchBody, openApiSchemas, patchBody, testBody } from './automations/automation-schemas.ts';
 import { automationResource, type AutomationResource } from './automations/automation-resource.ts';
 import { connectionWarnings } from './automations/connection-warnings.ts';
 import { hasFirings } from './automations/firings-page.ts';
-import { defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
+import { automationToTest, defaultDryRunLimits, runDryRunRequest, type DryRunLimits } from './automations/dry-run-request.ts';
 import { invalidAutomation, jsonBody, parseBody, parseQuery, unprocessable } from './automations/http-input.ts';
 import { firingsRequest } from './firings-routes.ts';
 import { HttpError } from '../platform/http/http-error.ts';
@@ -23,6 +25,8 @@ import { HttpError } from '../platform/http/http-error.ts';
  *   PATCH  /api/automations/{name}           admin  { enabled?, description?, tags? }: 200 with the automation
  *   DELETE /api/automations/{name}           admin  204; 404
  *   POST   /api/automations/{name}/test      read   dry run against events or the stored history (nothing is written)
+ *   POST   /api/automations/{name}/explain   read   why one event matches the trigger or not, clause by clause
+ *   POST   /api/automations/match            read   which automations one event matches
  *   GET    /api/automations/{name}/firings   read   newest first; status, since, until; cursor pages
  *
  * Every write goes through the automation repository's validation; the table trigger announces
@@ -49,6 +53,15 @@ function notFound(name: string): HttpError {
 /** A name in the path that no automation can have is simply unknown. */
 function knownName(name: string): boolean {
   return automationNamePattern.test(name);
+}
+
+/** One event in native form, completed as the intake does; 422 `invalid_event` with its paths. */
+function oneEvent(event: Record<string, unknown>): VigilEvent {
+  const normalized = normalizeEvents([event], new Date());
+  if (!normalized.ok) {
+    throw unprocessable('invalid_event', 'the event is invalid', normalized.problems.map((p) => ({ path: `event${p.path ? (p.path.startsWith('[') ? p.path : `.${p.path}`) : ''}`, message: p.message })));
+  }
+  return normalized.events[0]!;
 }
 
 function objectBody(value: unknown, what: string): Record<string, unknown> {
@@ -246,6 +259,59 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       const parsed = parseBody(testBody, body, 'invalid_test_request', 'the test request is invalid');
       if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
       return runDryRunRequest(name, parsed, { db, repository, limits: dryRunLimits });
+    },
+  );
+
+  app.post(
+    '/api/automations/:name/explain',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Explain: why an event matches the trigger or not, clause by clause',
+        description:
+          'Evaluates every clause of the trigger (event name globs, `match`, `match_related`, `where`, `for_each`, loop protection) against `event` (native form, completed as the intake does) ' +
+          'and reports each with the reason. `matched` says whether the event reaches the trigger’s windows; whether it then fires depends on the window state. ' +
+          'Send `automation` to explain an unsaved definition. Nothing is written.',
+        tags,
+        params: s.nameParams,
+        body: s.explainBody,
+        response: { 200: s.explainResult, ...pick(400, 401, 403, 404, 415, 422) },
+      },
+    },
+    async (request) => {
+      const name = nameOf(request);
+      const body = jsonBody(request, '{"event": {"event": "dbt.model.refreshed", "resource": {"id": "dbt.model.sales"}}}');
+      const parsed = parseBody(explainBody, body, 'invalid_explain_request', 'the explain request is invalid');
+      if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
+      const automation = await automationToTest(name, parsed, repository);
+      return explain(automation, oneEvent(parsed.event));
+    },
+  );
+
+  app.post(
+    '/api/automations/match',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: 'Which automations an event matches',
+        description:
+          'Explains `event` (native form) against every stored automation, enabled or not, and lists those whose trigger it matches, with the clauses. ' +
+          'Whether a match then fires depends on each window’s state. Nothing is written.',
+        tags,
+        body: s.matchBody,
+        response: { 200: s.matchResult, ...pick(400, 401, 403, 415, 422) },
+      },
+    },
+    async (request) => {
+      const body = jsonBody(request, '{"event": {"event": "dbt.model.refreshed", "resource": {"id": "dbt.model.sales"}}}');
+      const parsed = parseBody(matchBody, body, 'invalid_match_request', 'the match request is invalid');
+      const event = oneEvent(parsed.event);
+      const stored = await repository.list();
+      const matched = stored.flatMap((entry) => {
+        const explanation = explain(entry.automation, event);
+        return explanation.matched ? [{ name: entry.automation.name, enabled: entry.enabled, clauses: explanation.clauses }] : [];
+      });
+      return { event: event.id, checked: stored.length, matched };
     },
   );
 

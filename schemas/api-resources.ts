@@ -71,3 +71,35 @@ export interface ApiWarning {
   readonly path: string;
   readonly message: string;
 }
+
+/** The state of one window key of an automation (`GET /api/trigger-status`). */
+export type KeyStatus = 'firing' | 'waiting' | 'resolved' | 'ok' | 'paused';
+
+export interface KeyState {
+  readonly key: string;
+  readonly for_each: Readonly<Record<string, string>>;
+  readonly status: KeyStatus;
+  /** firing: when it fired; resolved: when it resolved. */
+  readonly since: string | null;
+  /** waiting: when the open window falls due. */
+  readonly due_at: string | null;
+  /** Expected or counted events in the open window, and how many it needs. */
+  readonly count: number | null;
+  readonly threshold: number | null;
+  /** The latest event the window state holds (expected or counted). */
+  readonly last_event_at: string | null;
+  readonly firing_id: string | null;
+  /** Deadline and proactive triggers: the last 30 windows, oldest first (m met, M missed, L late-recovered, - before the automation existed). */
+  readonly history: string | null;
+}
+
+/** An automation with the state of each of its window keys (`GET /api/trigger-status`). */
+export interface AutomationStatus {
+  readonly name: string;
+  readonly description: string | null;
+  readonly enabled: boolean;
+  readonly tags: readonly string[];
+  /** deadline, event/reactive, event/proactive, compound or sequence. */
+  readonly trigger_type: string;
+  readonly keys: readonly KeyState[];
+}

@@ -38,4 +38,15 @@ vigil_ensure_deps() {
   fi
 }
 
-vigil_ensure_node && vigil_ensure_deps
+# The web console (console/) is built into console/dist (not committed) when dist is missing or
+# older than any of its sources, the published automation schema or the dependencies.
+vigil_ensure_console() {
+  local stamp="$VIGIL_ROOT/console/dist/index.html"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$VIGIL_ROOT/console/src" "$VIGIL_ROOT/console/index.html" \
+      "$VIGIL_ROOT/schemas/json/automation.schema.json" "$VIGIL_ROOT/scripts/build-console.ts" \
+      "$VIGIL_ROOT/package-lock.json" -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    (cd "$VIGIL_ROOT" && node --disable-warning=ExperimentalWarning scripts/build-console.ts >&2)
+  fi
+}
+
+vigil_ensure_node && vigil_ensure_deps && vigil_ensure_console

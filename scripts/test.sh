@@ -7,10 +7,16 @@ set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
 cd "$VIGIL_ROOT"
 bash scripts/services.sh up
+# The console's browser tests drive Debian's Chromium (playwright-core, no browser download).
+if [ ! -x /usr/bin/chromium ] && [ -z "${VIGIL_CHROMIUM:-}" ]; then
+  echo "[test] installing Debian's chromium for the console's browser tests"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 # shellcheck source=scripts/services.env
 source scripts/services.env
 echo "[test] node $(node --version)"
-echo "[test] typecheck"; npx tsc --noEmit -p .
+echo "[test] typecheck"; npx tsc --noEmit -p . && npx tsc --noEmit -p console
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)
 echo "[test] tests"
 node --test --test-concurrency=1 --test-timeout=300000 --disable-warning=ExperimentalWarning "$@" \

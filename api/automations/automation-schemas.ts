@@ -71,7 +71,33 @@ export const testBody = z
 
 export type TestBody = z.infer<typeof testBody>;
 
-const firingStatuses = ['triggered', 'resolved'] as const;
+/** POST /api/automations/{name}/explain: one event (native form) against the stored or a given definition. */
+export const explainBody = z
+  .object({
+    event: z.record(z.string(), z.unknown(), { message: 'must be an event (a JSON object)' }),
+    automation: z.record(z.string(), z.unknown(), { message: 'must be an automation (a JSON object)' }).optional(),
+  })
+  .strict();
+
+/** POST /api/automations/match: one event against every stored automation. */
+export const matchBody = z.object({ event: z.record(z.string(), z.unknown(), { message: 'must be an event (a JSON object)' }) }).strict();
+
+export const matchResultSchema = z.object({
+  event: z.string().describe('The event id (assigned when the event had none)'),
+  checked: z.int().describe('Automations the event was explained against'),
+  matched: z
+    .array(z.object({ name: z.string(), enabled: z.boolean(), clauses: z.array(z.object({ clause: z.string(), matched: z.boolean(), detail: z.string() })) }))
+    .describe('The automations whose trigger the event matches, by name, with the clauses that matched'),
+});
+
+export const explainResultSchema = z.object({
+  automation: z.string(),
+  event: z.string().describe('The event id (assigned when the event had none)'),
+  matched: z.boolean().describe('Whether the event reaches the trigger’s windows; whether it then fires depends on the window state'),
+  clauses: z.array(z.object({ clause: z.string().describe('The path of the clause, e.g. trigger.match.id'), matched: z.boolean(), detail: z.string() })),
+});
+
+export const firingStatuses = ['triggered', 'resolved'] as const;
 
 export const firingsQuery = z
   .object({
@@ -188,6 +214,10 @@ export interface OpenApiSchemas {
   readonly patchBody: JsonSchema;
   readonly testBody: { $ref: string };
   readonly testResult: JsonSchema;
+  readonly explainBody: JsonSchema;
+  readonly explainResult: JsonSchema;
+  readonly matchBody: JsonSchema;
+  readonly matchResult: JsonSchema;
   readonly firingsQuery: JsonSchema;
   readonly firingsPage: JsonSchema;
   readonly nameParams: JsonSchema;
@@ -217,6 +247,10 @@ export function openApiSchemas(app: FastifyInstance): OpenApiSchemas {
     patchBody: { ...toJsonSchema(patchBody, 'input'), minProperties: 1 },
     testBody: shared(app, 'vigil.AutomationTestRequest', toJsonSchema(testBodyDocument, 'input')),
     testResult: toJsonSchema(testResultSchema, 'output'),
+    explainBody: toJsonSchema(explainBody, 'input'),
+    explainResult: toJsonSchema(explainResultSchema, 'output'),
+    matchBody: toJsonSchema(matchBody, 'input'),
+    matchResult: toJsonSchema(matchResultSchema, 'output'),
     firingsQuery: toJsonSchema(firingsQuery, 'input'),
     firingsPage: toJsonSchema(firingsPageSchema, 'output'),
     putResult: {

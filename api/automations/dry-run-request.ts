@@ -33,7 +33,7 @@ function notFound(name: string): HttpError {
 }
 
 /** The definition to test: the body's `automation` (validated; `name` defaults to the path's), or the stored one. */
-async function automationToTest(name: string, body: TestBody, repository: AutomationRepository): Promise<Automation> {
+export async function automationToTest(name: string, body: Pick<TestBody, 'automation'>, repository: AutomationRepository): Promise<Automation> {
   if (body.automation === undefined) {
     const stored = await repository.get(name);
     if (!stored) throw notFound(name);

@@ -10,6 +10,9 @@ import { createApiKeys } from '../../api/api-keys.ts';
 import { registerApiKeyRoutes } from '../../api/api-keys-routes.ts';
 import { registerConnectionRoutes } from '../../api/connections-routes.ts';
 import { registerFiringRoutes } from '../../api/firings-routes.ts';
+import { registerConsoleRoutes } from '../../api/console-routes.ts';
+import { registerTriggerStatusRoutes } from '../../api/trigger-status-routes.ts';
+import { registerWhoAmIRoute } from '../../api/whoami-route.ts';
 import { buildServer } from '../../api/server.ts';
 import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
@@ -83,6 +86,9 @@ export async function startApiRole(options: ApiRoleOptions): Promise<RunningApi>
           ? [
               (server: FastifyInstance) => registerEventRoutes(server, history, hub),
               (server: FastifyInstance) => registerAutomationRoutes(server, options.db, { connections }),
+              (server: FastifyInstance) => registerTriggerStatusRoutes(server, options.db),
+              registerWhoAmIRoute,
+              (server: FastifyInstance) => registerConsoleRoutes(server),
               (server: FastifyInstance) => registerFiringRoutes(server, options.db),
               (server: FastifyInstance) => registerApiKeyRoutes(server, apiKeys),
               (server: FastifyInstance) => registerConnectionRoutes(server, connections, tester),

@@ -15,6 +15,8 @@ export interface DeadlineSchedule {
   nextDeadline(t: number): number | null;
   /** When the window that closes at `deadline` opens. */
   opensFor(deadline: number): number;
+  /** The last `n` deadlines strictly before `t`, oldest first (status history). */
+  previousDeadlines(n: number, t: number): number[];
 }
 
 export function deadlineSchedule(by: string, timezone: string, opens: string | number | undefined): DeadlineSchedule {
@@ -28,6 +30,12 @@ export function deadlineSchedule(by: string, timezone: string, opens: string | n
       if (typeof opens === 'number') return deadline - opens;
       const cron = opensCron ?? byCron;
       return cron.previousRuns(1, new Date(deadline))[0]?.getTime() ?? deadline - 86_400_000;
+    },
+    previousDeadlines(n, t) {
+      return byCron
+        .previousRuns(n, new Date(t))
+        .map((date) => date.getTime())
+        .reverse();
     },
   };
 }
