@@ -203,6 +203,7 @@ class Client:
         self._wake = threading.Condition(self._lock)
         self._buffer: Deque[_Buffered] = collections.deque()
         self._in_flight = 0
+        self._in_flight_batch: List[_Buffered] = []
         self._flush_requested = False
         self._closed = False
         self._thread: Optional[threading.Thread] = None
@@ -274,12 +275,12 @@ class Client:
         """Flush for up to ``timeout`` seconds, then report what is left as ``closed`` and stop."""
         drained = self.flush(timeout)
         with self._wake:
-            left = [item.event for item in self._buffer]
+            left = [item.event for item in self._in_flight_batch] + [item.event for item in self._buffer]
             self._buffer.clear()
             self._closed = True
             self._wake.notify_all()
         if left:
-            self._report("closed", "the client was closed with events still buffered", left)
+            self._report("closed", f"Vigil at {self.url} had not confirmed them when the client was closed", left)
         return drained
 
     def stats(self) -> Dict[str, int]:
@@ -351,6 +352,7 @@ class Client:
                 batch.append(self._buffer.popleft())
                 size += nxt
             self._in_flight = len(batch)
+            self._in_flight_batch = batch
             return batch
 
     def _run(self) -> None:
@@ -364,6 +366,7 @@ class Client:
                 self._report("rejected", f"unexpected error: {error!r}", [item.event for item in batch])
             with self._wake:
                 self._in_flight = 0
+                self._in_flight_batch = []
                 self._wake.notify_all()
 
     def _deliver(self, batch: List[_Buffered]) -> None:
@@ -380,7 +383,9 @@ class Client:
                 self._report("rejected", str(error), events, error.status)
                 return
             except _Retry as error:
-                if attempt >= self.max_retries or self._give_up():
+                if self._give_up():
+                    return  # close() reported them
+                if attempt >= self.max_retries:
                     self._report("retries_exhausted", f"after {attempt + 1} attempts: {error}", events, error.status)
                     return
                 delay = random.uniform(0.0, min(self.max_backoff, self.initial_backoff * (2**attempt)))
