@@ -14,10 +14,11 @@ sends, in the same vocabulary as Vigil's mapping of Airflow's OpenLineage events
 ``OPENLINEAGE_NAMESPACE``, else ``default`` — what the OpenLineage provider would use. Event ids
 derive from (dag, run, task, map index, try, state), so a resent state dedupes.
 
-Sending never blocks or fails a task: events go to a background thread; when a task instance
-finishes, the plugin waits at most ``VIGIL_AIRFLOW_FLUSH_TIMEOUT`` seconds (default 2) for them to
-be delivered, because Airflow may end the task's process right after; an unreachable Vigil costs
-a warning in the task log, never the task.
+Sending never blocks or fails a task: events go to a background thread. DAG-run hooks run in
+the scheduler, a long-lived process: they only buffer. When a task instance finishes, the plugin
+waits at most ``VIGIL_AIRFLOW_FLUSH_TIMEOUT`` seconds (default 2) for delivery, because Airflow 3's
+task runner ends the task's process with ``os._exit`` (no ``atexit``) right after; an unreachable
+Vigil costs a warning in the task log, never the task.
 """
 
 from __future__ import annotations
@@ -136,12 +137,12 @@ class VigilListener:
     @hookimpl
     def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
         if _enabled():
-            self._send(self._dag_run_event(dag_run, "success", msg), wait=True)
+            self._send(self._dag_run_event(dag_run, "success", msg), wait=False)
 
     @hookimpl
     def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
         if _enabled():
-            self._send(self._dag_run_event(dag_run, "failed", msg), wait=True)
+            self._send(self._dag_run_event(dag_run, "failed", msg), wait=False)
 
     # -- task instances -----------------------------------------------------------------------------
     def _task_event(self, task_instance: Any, state: str, error: Any = None) -> Dict[str, Any]:
