@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +162,30 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
     assert.deepEqual(taskFailure.related, [{ id: 'airflow.dag.ingest_orders', role: 'dag' }]);
     const pluginFailure = airflow.plugin.find((event) => event.event === 'airflow.task.failed')!;
     assert.deepEqual([pluginFailure.payload.error_type, pluginFailure.payload.error_message], ['RuntimeError', 'orders file missing']);
+  });
+
+  test('a wrong key (provider) and an unreachable Vigil (plugin) fail no task: warnings in the task log only', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const env = {
+      AIRFLOW_HOME: join(work, 'airflow'),
+      AIRFLOW__CORE__LOAD_EXAMPLES: 'False',
+      AIRFLOW__CORE__DAGS_FOLDER: dagsFolder,
+      AIRFLOW__LOGGING__LOGGING_LEVEL: 'WARNING',
+      AIRFLOW__OPENLINEAGE__NAMESPACE: 'prod',
+      AIRFLOW__OPENLINEAGE__TRANSPORT: JSON.stringify({ type: 'http', url: vigil.url, endpoint: 'api/v1/lineage', auth: { type: 'api_key', apiKey: 'not-a-key-of-this-vigil' } }),
+      VIGIL_URL: `http://127.0.0.1:${closed}`,
+      VIGIL_API_KEY: adminKey,
+    };
+    const run = await runCommand(`${airflowEnv}/bin/airflow`, ['dags', 'test', 'sales_refresh', '2026-12-03'], env);
+    const output = run.stdout + run.stderr;
+    assert.equal(run.code, 0, `the DAG run succeeded (dags test exits 1 on a failed run):\n${output.slice(-3000)}`);
+    assert.match(output, /Failed to emit OpenLineage `COMPLETE` event[^\n]*401/);
+    assert.match(output, /vigil: airflow\.task\.success not yet delivered to http:\/\/127\.0\.0\.1:\d+/);
   });
 
   test('dbt build, dbt source freshness and a failing build, reported by vigil-dbt', async () => {
