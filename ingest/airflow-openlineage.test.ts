@@ -50,6 +50,39 @@ test("Airflow 3 provider events map to Airflow's vocabulary with Airflow's run i
   assert.deepEqual(events[7]!.payload, recorded[7], 'the whole RunEvent stays in the payload');
 });
 
+test('Airflow 2.10 provider events (Airflow 2.10.5, provider 2.8.0, recorded the same way) map to the same vocabulary', async () => {
+  const recorded210 = JSON.parse(
+    await readFile(new URL('../test/fixtures/openlineage/airflow-2.10.5-provider-2.8.0.json', import.meta.url), 'utf8'),
+  ) as Record<string, unknown>[];
+  const events = mapped(recorded210);
+  assert.deepEqual(events.map((event) => [event.event, (event.resource as { id: string }).id]), [
+    ['airflow.task.started', 'airflow.task.sales_refresh.extract'],
+    ['airflow.task.success', 'airflow.task.sales_refresh.extract'],
+    ['airflow.task.started', 'airflow.task.sales_refresh.load'],
+    ['airflow.task.success', 'airflow.task.sales_refresh.load'],
+    ['airflow.dag_run.success', 'airflow.dag.sales_refresh'],
+    ['airflow.task.started', 'airflow.task.ingest_orders.fetch_orders'],
+    ['airflow.task.failed', 'airflow.task.ingest_orders.fetch_orders'],
+    ['airflow.dag_run.failed', 'airflow.dag.ingest_orders'],
+  ]);
+  assert.deepEqual(events[6]!.resource, {
+    id: 'airflow.task.ingest_orders.fetch_orders',
+    dag_id: 'ingest_orders',
+    task_id: 'fetch_orders',
+    namespace: 'prod',
+    run_id: 'manual__2026-12-02T00:00:00+00:00',
+    try_number: '1',
+  });
+  assert.deepEqual(events[7]!.resource, {
+    id: 'airflow.dag.ingest_orders',
+    dag_id: 'ingest_orders',
+    namespace: 'prod',
+    run_id: 'manual__2026-12-02T00:00:00+00:00',
+    run_type: 'manual',
+    logical_date: '2026-12-02T00:00:00+00:00',
+  });
+});
+
 test('ids are deterministic: a resent RunEvent gets the same id, another state another id', () => {
   const once = mapped(recorded).map((event) => event.id);
   const again = mapped(structuredClone(recorded)).map((event) => event.id);
@@ -57,7 +90,7 @@ test('ids are deterministic: a resent RunEvent gets the same id, another state a
   assert.equal(new Set(once).size, once.length);
 });
 
-test('Airflow 2.10 provider facets (execution_date, no run_type) and mapped tasks map the same way', () => {
+test('older facets (execution_date, no run_type: provider 1.x) and mapped tasks map the same way', () => {
   const dagFail = structuredClone(recorded[7]!) as { producer: string; run: { facets: { airflowDagRun: { dagRun: Record<string, unknown> } } } };
   dagFail.producer = 'https://github.com/apache/airflow/tree/providers-openlineage/1.14.0';
   const dagRun = dagFail.run.facets.airflowDagRun.dagRun;
