@@ -13,7 +13,7 @@ source scripts/services.env
 # virtual environments under .python/, built once per requirements file (minutes cold, none warm).
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh
-echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null
+echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null; vigil_python_env prefect >/dev/null
 echo "[test] node $(node --version)"
 echo "[test] typecheck"; npx tsc --noEmit -p .
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)

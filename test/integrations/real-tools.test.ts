@@ -2,7 +2,8 @@
  * The data-stack integrations against the real tools, installed from PyPI into cached virtual
  * environments (scripts/python-env.sh): Apache Airflow 3 with its OpenLineage provider and Vigil's
  * listener plugin (`airflow dags test`), dbt-core with dbt-duckdb (`dbt build`, `dbt source
- * freshness`, `vigil-dbt`), and the Python package's own tests — all sending to a real Vigil
+ * freshness`, `vigil-dbt`), Prefect 3 (a flow wrapped in `vigil.monitor`), and the Python
+ * package's own tests — all sending to a real Vigil
  * (embedded mode, its own process). Then every automation in examples/ is dry-run over the events
  * these tools produced and must fire as its description says, the README's deadline included.
  */
@@ -43,6 +44,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
   let work: string;
   let airflowEnv: string;
   let dbtEnv: string;
+  let prefectEnv: string;
   const adminKey = `integrations-${randomBytes(16).toString('hex')}`;
   const startedAt = new Date(Date.now() - 60_000).toISOString();
   const airflow: { provider: StoredEvent[]; plugin: StoredEvent[] } = { provider: [], plugin: [] };
@@ -51,7 +53,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'vigil-integrations-'));
-    [airflowEnv, dbtEnv] = [await pythonEnvWithVigil('airflow'), await pythonEnvWithVigil('dbt')];
+    [airflowEnv, dbtEnv, prefectEnv] = [await pythonEnvWithVigil('airflow'), await pythonEnvWithVigil('dbt'), await pythonEnvWithVigil('prefect')];
     vigil = await startVigilProcess({ VIGIL_DATA_DIR: join(work, 'vigil'), VIGIL_ADMIN_KEY: adminKey }, 7900 + Math.floor(Math.random() * 90));
   });
 
@@ -246,6 +248,22 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
     assert.deepEqual(checkIns.map((event) => event.event).sort(), ['check_in.failed', 'check_in.started', 'check_in.started', 'check_in.succeeded']);
     const failed = checkIns.find((event) => event.event === 'check_in.failed')!;
     assert.deepEqual([failed.payload.error_type, failed.payload.error_message], ['OSError', 'disk full']);
+  });
+
+  test('a Prefect flow wrapped in monitor(): one check-in per flow run, the failure with its exception', async () => {
+    const run = await runCommand(`${prefectEnv}/bin/python`, [join(root, 'test/integrations/prefect_flow.py')], {
+      PREFECT_HOME: join(work, 'prefect'),
+      PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: '300',
+      VIGIL_URL: vigil.url,
+      VIGIL_API_KEY: adminKey,
+    });
+    assert.equal(run.code, 0, run.stderr.slice(-3000));
+    assert.match(run.stdout, /rows: 3\nthe failing run failed/);
+    const flowRuns = (await history((all) => all.filter((event) => event.resource.id === 'prefect.ingest-orders').length >= 4)).filter((event) => event.resource.id === 'prefect.ingest-orders');
+    assert.deepEqual(flowRuns.map((event) => event.event).sort(), ['check_in.failed', 'check_in.started', 'check_in.started', 'check_in.succeeded']);
+    const failed = flowRuns.find((event) => event.event === 'check_in.failed')!;
+    assert.deepEqual([failed.payload.error_type, failed.payload.error_message], ['RuntimeError', 'orders API down']);
+    assert.equal(flowRuns.find((event) => event.event === 'check_in.started' && event.payload.check_in === failed.payload.check_in)?.event, 'check_in.started');
   });
 
   describe('every example fires on the real events as its description says (dry run)', () => {
