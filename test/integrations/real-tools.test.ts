@@ -46,6 +46,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
   let dbtEnv: string;
   let prefectEnv: string;
   const adminKey = `integrations-${randomBytes(16).toString('hex')}`;
+  let writeKey: string;
   const startedAt = new Date(Date.now() - 60_000).toISOString();
   const airflow: { provider: StoredEvent[]; plugin: StoredEvent[] } = { provider: [], plugin: [] };
   let dbt: StoredEvent[] = [];
@@ -55,6 +56,8 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
     work = await mkdtemp(join(tmpdir(), 'vigil-integrations-'));
     [airflowEnv, dbtEnv, prefectEnv] = [await pythonEnvWithVigil('airflow'), await pythonEnvWithVigil('dbt'), await pythonEnvWithVigil('prefect')];
     vigil = await startVigilProcess({ VIGIL_DATA_DIR: join(work, 'vigil'), VIGIL_ADMIN_KEY: adminKey }, 7900 + Math.floor(Math.random() * 90));
+    // The emitters get what the guides tell users to create: a key that may only write events.
+    writeKey = (await api<{ secret: string }>('POST', '/api/keys', { name: 'data-stack', scopes: ['events:write'] })).secret;
   });
 
   after(async () => {
@@ -105,10 +108,10 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
       AIRFLOW__LOGGING__LOGGING_LEVEL: 'WARNING',
       // The provider: configuration only, as docs/guides/integrations/airflow.md says.
       AIRFLOW__OPENLINEAGE__NAMESPACE: 'prod',
-      AIRFLOW__OPENLINEAGE__TRANSPORT: JSON.stringify({ type: 'http', url: vigil.url, endpoint: 'api/v1/lineage', auth: { type: 'api_key', apiKey: adminKey } }),
+      AIRFLOW__OPENLINEAGE__TRANSPORT: JSON.stringify({ type: 'http', url: vigil.url, endpoint: 'api/v1/lineage', auth: { type: 'api_key', apiKey: writeKey } }),
       // The plugin (entry point of the installed vigil-client): active with a key.
       VIGIL_URL: vigil.url,
-      VIGIL_API_KEY: adminKey,
+      VIGIL_API_KEY: writeKey,
     };
     const migrate = await runCommand(`${airflowEnv}/bin/airflow`, ['db', 'migrate'], env);
     assert.equal(migrate.code, 0, migrate.stderr);
@@ -181,7 +184,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
       AIRFLOW__OPENLINEAGE__NAMESPACE: 'prod',
       AIRFLOW__OPENLINEAGE__TRANSPORT: JSON.stringify({ type: 'http', url: vigil.url, endpoint: 'api/v1/lineage', auth: { type: 'api_key', apiKey: 'not-a-key-of-this-vigil' } }),
       VIGIL_URL: `http://127.0.0.1:${closed}`,
-      VIGIL_API_KEY: adminKey,
+      VIGIL_API_KEY: writeKey,
     };
     const run = await runCommand(`${airflowEnv}/bin/airflow`, ['dags', 'test', 'sales_refresh', '2026-12-03'], env);
     const output = run.stdout + run.stderr;
@@ -191,7 +194,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
   });
 
   test('dbt build, dbt source freshness and a failing build, reported by vigil-dbt', async () => {
-    const env = { DBT_PROFILES_DIR: dbtProject, SHOP_DUCKDB_PATH: join(work, 'shop.duckdb'), DBT_SEND_ANONYMOUS_USAGE_STATS: 'false', VIGIL_URL: vigil.url, VIGIL_API_KEY: adminKey };
+    const env = { DBT_PROFILES_DIR: dbtProject, SHOP_DUCKDB_PATH: join(work, 'shop.duckdb'), DBT_SEND_ANONYMOUS_USAGE_STATS: 'false', VIGIL_URL: vigil.url, VIGIL_API_KEY: writeKey };
     const dbtCommand = `${dbtEnv}/bin/dbt`;
     const target = join(work, 'dbt-target');
     const build = await runCommand(dbtCommand, ['build', '--project-dir', dbtProject, '--target-path', target], env);
@@ -242,7 +245,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
       'except OSError:',
       '    pass',
     ].join('\n');
-    const run = await runCommand(`${airflowEnv}/bin/python`, ['-c', script], { VIGIL_URL: vigil.url, VIGIL_API_KEY: adminKey });
+    const run = await runCommand(`${airflowEnv}/bin/python`, ['-c', script], { VIGIL_URL: vigil.url, VIGIL_API_KEY: writeKey });
     assert.equal(run.code, 0, run.stderr);
     checkIns = (await history((all) => all.filter((event) => event.resource.id === 'cron.backup').length >= 4)).filter((event) => event.resource.id === 'cron.backup');
     assert.deepEqual(checkIns.map((event) => event.event).sort(), ['check_in.failed', 'check_in.started', 'check_in.started', 'check_in.succeeded']);
@@ -255,7 +258,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
       PREFECT_HOME: join(work, 'prefect'),
       PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: '300',
       VIGIL_URL: vigil.url,
-      VIGIL_API_KEY: adminKey,
+      VIGIL_API_KEY: writeKey,
     });
     assert.equal(run.code, 0, run.stderr.slice(-3000));
     assert.match(run.stdout, /rows: 3\nthe failing run failed/);
