@@ -257,6 +257,7 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
     const run = await runCommand(`${prefectEnv}/bin/python`, [join(root, 'test/integrations/prefect_flow.py')], {
       PREFECT_HOME: join(work, 'prefect'),
       PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: '300',
+      PREFECT_SERVER_ANALYTICS_ENABLED: 'false',
       VIGIL_URL: vigil.url,
       VIGIL_API_KEY: writeKey,
     });
