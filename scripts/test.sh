@@ -15,6 +15,11 @@ if [ ! -x /usr/bin/chromium ] && [ -z "${VIGIL_CHROMIUM:-}" ]; then
 fi
 # shellcheck source=scripts/services.env
 source scripts/services.env
+# The real-tool integration tests (test/integrations/) need Airflow and dbt from PyPI: cached
+# virtual environments under .python/, built once per requirements file (minutes cold, none warm).
+# shellcheck source=scripts/python-env.sh
+source scripts/python-env.sh
+echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null; vigil_python_env prefect >/dev/null
 echo "[test] node $(node --version)"
 echo "[test] typecheck"; npx tsc --noEmit -p . && npx tsc --noEmit -p console
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)
