@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { ItemProblem } from '../platform/http/http-error.ts';
 import { airflowVocabularyOf, jobTypeOf } from './airflow-openlineage.ts';
 import { deterministicEventId } from './deterministic-id.ts';
 import { mapItems, type MappedItems } from './format-mapping.ts';
