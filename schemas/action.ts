@@ -239,7 +239,7 @@ export const runDeployment = z
 
 const workQueueFields = {
   ...orchestrator,
-  /** Prefect: work queue id (UUID). Airflow: pool name (pausing sets its slots to 0). Template. */
+  /** Prefect: "work-pool-name/queue-name" or a work queue id (UUID). Airflow: pool name (pausing sets its slots to 0). Template. */
   work_queue: template.min(1),
 };
 
@@ -257,6 +257,11 @@ const scheduleFields = {
   ...orchestrator,
   /** Prefect: deployment id (UUID) or "flow-name/deployment-name". Airflow: DAG id. Template. */
   deployment: template.min(1),
+  /**
+   * Prefect only: one schedule of the deployment, by its id (UUID) or slug; toggles that
+   * schedule's `active` flag. Without it the whole deployment is paused / resumed. Template.
+   */
+  schedule: template.min(1).optional(),
 };
 
 export const pauseSchedule = z.object({ kind: z.literal('pause-schedule'), ...scheduleFields }).strict();

@@ -6,5 +6,6 @@ import { render } from '../templates.ts';
 export const execute: Executor<'pause-schedule'> = async (context) => {
   const orchestrator = await orchestratorFor(context);
   const deployment = (await render(context.action.deployment, context.scope)).trim();
-  return orchestrator.setSchedulePaused({ deployment, paused: true });
+  const schedule = context.action.schedule === undefined ? undefined : (await render(context.action.schedule, context.scope)).trim();
+  return orchestrator.setSchedulePaused({ deployment, paused: true, ...(schedule ? { schedule } : {}) });
 };
