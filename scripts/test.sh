@@ -10,6 +10,11 @@ bash scripts/services.sh up
 # shellcheck source=scripts/services.env
 source scripts/services.env
 echo "[test] node $(node --version)"
+# The pinned Python tools the integration tests run for real (cached under .python/).
+# shellcheck source=scripts/python-env.sh
+source scripts/python-env.sh
+VIGIL_PREFECT_VENV=$(vigil_python_env prefect)
+export VIGIL_PREFECT_VENV
 echo "[test] typecheck"; npx tsc --noEmit -p .
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)
 echo "[test] tests"
