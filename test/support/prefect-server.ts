@@ -136,6 +136,8 @@ export async function startPrefectServer(): Promise<PrefectServer> {
       PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED: 'false',
       PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED: 'false',
       PREFECT_SERVER_SERVICES_REPOSSESSOR_ENABLED: 'false',
+      // Events reach /api/events/filter within a second (default 5 s): the event-source tests wait less.
+      PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: '1',
       PREFECT_LOGGING_LEVEL: 'WARNING',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,11 +192,18 @@ export async function startPrefectServer(): Promise<PrefectServer> {
   const startedInMs = Math.round(performance.now() - t0);
 
   async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers: { authorization, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+    let response: Response;
+    // As Prefect's own client does: a 503 (SQLite busy under load) is retried.
+    for (let attempt = 1; ; attempt += 1) {
+      response = await fetch(`${apiUrl}${path}`, {
+        method,
+        headers: { authorization, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (response.status !== 503 || attempt === 5) break;
+      await response.text();
+      await new Promise((resolveWait) => setTimeout(resolveWait, 250 * attempt));
+    }
     const text = await response.text();
     if (!response.ok) throw new Error(`Prefect ${method} ${path} answered ${response.status}: ${text.slice(0, 500)}`);
     return (text ? JSON.parse(text) : undefined) as T;
