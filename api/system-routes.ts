@@ -3,21 +3,36 @@ import type { Metrics } from '../platform/metrics.ts';
 
 export interface ReadinessCheck {
   readonly name: string;
-  check(): Promise<void>;
+  /**
+   * Resolves when ready; rejects otherwise. May resolve to a report: `ok` and a `detail` shown
+   * under the check (e.g. the Prefect event sources' states and lag).
+   */
+  check(): Promise<void | { ok: boolean; detail: unknown }>;
+  /** An optional check is reported but does not make the process unready (an outside system, not ours). */
+  readonly optional?: boolean;
 }
 
 const checkTimeoutMs = 2_000;
 
-async function runCheck(check: ReadinessCheck): Promise<{ name: string; ok: boolean; error?: string }> {
+interface CheckResult {
+  name: string;
+  ok: boolean;
+  optional?: true;
+  error?: string;
+  detail?: unknown;
+}
+
+async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${checkTimeoutMs} ms`)), checkTimeoutMs);
   });
+  const optional = check.optional ? { optional: true as const } : {};
   try {
-    await Promise.race([check.check(), timeout]);
-    return { name: check.name, ok: true };
+    const report = await Promise.race([check.check(), timeout]);
+    return report ? { name: check.name, ok: report.ok, ...optional, detail: report.detail } : { name: check.name, ok: true, ...optional };
   } catch (error) {
-    return { name: check.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { name: check.name, ok: false, ...optional, error: error instanceof Error ? error.message : String(error) };
   } finally {
     clearTimeout(timer);
   }
@@ -29,7 +44,7 @@ export function registerSystemRoutes(app: FastifyInstance, metrics: Metrics, rea
 
   app.get('/readyz', { schema: { summary: 'Readiness: the event log and the database answer', tags: ['system'], security: [] } }, async (_request, reply) => {
     const checks = await Promise.all(readiness.map(runCheck));
-    const ready = checks.every((check) => check.ok);
+    const ready = checks.every((check) => check.ok || check.optional);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
 

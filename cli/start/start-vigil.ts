@@ -8,6 +8,7 @@ import { startActionsRole } from './actions-role.ts';
 import { startApiRole } from './api-role.ts';
 import { embeddedAdminKey } from './embedded-admin-key.ts';
 import { openInfrastructure } from './infrastructure.ts';
+import { prefectSourcesReadiness, startPrefectSources } from './prefect-sources.ts';
 import type { Role, RoleContext, Stoppable } from './roles.ts';
 import { startTriggersRole } from './triggers-role.ts';
 
@@ -53,6 +54,9 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
   if (selected.includes('api')) {
     running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS }));
   }
+  // The ingest role also pulls Prefect's events from the connections marked as event sources.
+  const prefectSources = selected.includes('ingest') ? await startPrefectSources(context) : undefined;
+  if (prefectSources) running.push(prefectSources);
   if (selected.includes('ingest') || selected.includes('api')) {
     const api = await startApiRole({
       db: infrastructure.db,
@@ -67,6 +71,7 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       secretKey: config.VIGIL_SECRET_KEY,
       egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
       serve: (['ingest', 'api'] as const).filter((role) => selected.includes(role)),
+      readiness: prefectSources ? [prefectSourcesReadiness(prefectSources)] : [],
     });
     running.push(api);
     if (announceKey) {

@@ -1,4 +1,4 @@
-import { HttpError } from '../../api/http-error.ts';
+import { HttpError } from '../../platform/http/http-error.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { EventIntake } from '../event-intake.ts';
 import { vigilEventOf } from './prefect-event-mapping.ts';

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createEventIntake } from '../../ingest/event-intake.ts';
 import { startPrefectEventSources, type PrefectEventSources } from '../../ingest/prefect/prefect-event-sources.ts';
@@ -9,9 +12,11 @@ import { createLogger } from '../../platform/logger.ts';
 import { createMetrics } from '../../platform/metrics.ts';
 import type { EventLog } from '../../platform/ports/event-log.ts';
 import type { VigilEvent } from '../../schemas/event.ts';
+import { startSlackStandIn, type SlackStandIn } from '../stand-ins/slack.ts';
 import { kafkaBrokers } from '../support/ingest-harness.ts';
 import { startPrefectServer, type PrefectDeployment, type PrefectServer } from '../support/prefect-server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { startVigilProcess } from '../support/vigil-process.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 /*
@@ -19,7 +24,9 @@ import { waitFor } from '../support/wait-for.ts';
  * into a real Kafka event log through the intake, with the resume position in a real PostgreSQL
  * database: a failing flow run's events arrive with Prefect's names, labels, related resources
  * and ids; a source stopped and started again resumes without gaps or doubles; two processes
- * never both subscribe.
+ * never both subscribe. And end to end: `vigil start` (embedded) with the connection marked as a
+ * source and examples/failure-pauses-downstream.json applied pauses the downstream deployment in
+ * Prefect and posts to Slack when the ingest flow run fails.
  */
 describe('Prefect event source against a real Prefect server', () => {
   let prefect: PrefectServer;
@@ -152,21 +159,72 @@ describe('Prefect event source against a real Prefect server', () => {
   });
 
   test('two processes never both subscribe to one connection: the second stands by and takes over when the first stops', async () => {
-    const t0 = Date.now();
-    const step = (what: string) => console.log(`# ${what} after ${Date.now() - t0} ms`);
     const a = await startSources('process-d');
     await waitFor('process-d to stream', () => a.statuses()[0]?.state === 'streaming', 30_000);
-    step('process-d streams');
     const b = await startSources('process-e');
     await waitFor('process-e to stand by', () => b.statuses()[0]?.state === 'standby', 10_000);
-    step('process-e stands by');
     await stop(a);
-    step('process-d stopped');
     await waitFor('process-e to take over', () => b.statuses()[0]?.state === 'streaming', 30_000);
-    step('process-e streams');
     const flowRunId = await failingFlowRun();
     await waitForEvents(flowRunId, ['prefect.flow-run.Failed']);
-    step('events arrived');
     await stop(b);
+  });
+
+  test('end to end: a failing Prefect flow run fires examples/failure-pauses-downstream.json', async () => {
+    const downstream = await prefect.createDeployment({ flow: 'publish-reports', name: 'daily', schedules: [{ schedule: { cron: '0 7 * * *', timezone: 'Europe/Berlin' } }] });
+    const slack: SlackStandIn = await startSlackStandIn();
+    const dataDir = await mkdtemp(join(tmpdir(), 'vigil-prefect-e2e-'));
+    const adminKey = `e2e-admin-${randomBytes(16).toString('hex')}`;
+    const vigil = await startVigilProcess(
+      {
+        VIGIL_DATA_DIR: dataDir,
+        VIGIL_ADMIN_KEY: adminKey,
+        VIGIL_SECRET_KEY: randomBytes(32).toString('base64'),
+        VIGIL_EGRESS_ALLOWLIST: '127.0.0.1',
+        VIGIL_PREFECT_SOURCE_RELOAD_MS: '300',
+      },
+      7900 + Math.floor(Math.random() * 80),
+    );
+    try {
+      const api = async (method: string, path: string, body?: unknown) => {
+        const response = await fetch(`${vigil.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        const text = await response.text();
+        assert.ok(response.status < 300, `${method} ${path}: ${response.status} ${text}`);
+        return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      };
+      await api('PUT', '/api/connections/slack-data', { kind: 'slack', bot_token: slack.botToken, api_url: slack.apiUrl, pacing_ms: 0 });
+      await api('PUT', '/api/connections/prefect-prod', {
+        kind: 'prefect',
+        api_url: prefect.apiUrl,
+        auth_string: prefect.authString,
+        event_source: { events: ['prefect.flow-run.'] },
+      });
+      const example = JSON.parse(await readFile(new URL('../../examples/failure-pauses-downstream.json', import.meta.url), 'utf8')) as { name: string };
+      await api('PUT', `/api/automations/${example.name}`, example);
+
+      // The source shows in /readyz (optional: an outside system does not make Vigil unready).
+      const readiness = await waitFor('the Prefect source to stream', async () => {
+        const body = (await (await fetch(`${vigil.url}/readyz`)).json()) as { checks: Array<{ name: string; ok: boolean; optional?: boolean; detail?: Array<{ connection: string; state: string }> }> };
+        const check = body.checks.find((candidate) => candidate.name === 'prefect_sources');
+        return check?.detail?.some((source) => source.connection === 'prefect-prod' && source.state === 'streaming') ? check : undefined;
+      }, 30_000, 200);
+      assert.equal(readiness.optional, true);
+
+      const flowRunId = await failingFlowRun();
+      await waitFor('publish-reports/daily to be paused in Prefect', async () => (await prefect.readDeployment(downstream.id)).paused, 60_000, 250);
+      const flowRunName = (await prefect.api<{ name: string }>('GET', `/flow_runs/${flowRunId}`)).name;
+      // (A new source starts a minute back: the earlier tests' failed runs may fire too.)
+      const message = await waitFor('the Slack message', () => slack.messages.find((candidate) => candidate.channel === 'C0DATAPLATFORM' && candidate.text?.includes(flowRunName)), 30_000);
+      assert.equal(message.text, `ingest-orders failed (flow run ${flowRunName}: ingest failed: upstream API returned 500); the publish-reports/daily schedule is paused until someone resumes it`);
+      assert.match(await (await fetch(`${vigil.url}/metrics`)).text(), /vigil_prefect_source_events_total\{connection="prefect-prod"\} [1-9]/);
+    } finally {
+      await vigil.stop();
+      await slack.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
