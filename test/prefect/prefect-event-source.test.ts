@@ -16,7 +16,7 @@ import { startSlackStandIn, type SlackStandIn } from '../stand-ins/slack.ts';
 import { kafkaBrokers } from '../support/ingest-harness.ts';
 import { startPrefectServer, type PrefectDeployment, type PrefectServer } from '../support/prefect-server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { startVigilProcess } from '../support/vigil-process.ts';
+import { startVigilProcess, vigilApi } from '../support/vigil-process.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 /*
@@ -186,15 +186,10 @@ describe('Prefect event source against a real Prefect server', () => {
       7900 + Math.floor(Math.random() * 80),
     );
     try {
+      const call = vigilApi(vigil.url, adminKey);
       const api = async (method: string, path: string, body?: unknown) => {
-        const response = await fetch(`${vigil.url}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        const text = await response.text();
-        assert.ok(response.status < 300, `${method} ${path}: ${response.status} ${text}`);
-        return (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+        const answer = await call(method, path, body);
+        assert.ok(answer.status < 300, `${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
       };
       await api('PUT', '/api/connections/slack-data', { kind: 'slack', bot_token: slack.botToken, api_url: slack.apiUrl, pacing_ms: 0 });
       await api('PUT', '/api/connections/prefect-prod', {
