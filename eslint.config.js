@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.services/', '.vigil/', '.tools/', 'cli/vigil.js', '**/*.tmp.*'] },
+  { ignores: ['node_modules/', '.services/', '.vigil/', '.tools/', '.python/', 'cli/vigil.js', '**/*.tmp.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
