@@ -110,8 +110,9 @@ export function airflowOrchestrator(context: OrchestratorContext, connectionName
     if (accept.includes(response.status)) return response;
     if ((response.status === 404 || response.status === 405) && isMissingRoute(response)) {
       const other = connection.api_version === 1 ? '2 (Airflow 3, /api/v2)' : '1 (Airflow 2, /api/v1)';
+      const excerpt = response.body.slice(0, 200).replace(/\s+/g, ' ').trim();
       throw new PermanentHttpError(
-        `${what} answered HTTP ${response.status}: ${apiBase} has no such endpoint. Likely cause: the connection's api_version ` +
+        `${what} answered HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}; ${apiBase} has no such endpoint. Likely cause: the connection's api_version ` +
           `(${connection.api_version}) does not match the server (try ${other}), or base_url is not the Airflow webserver/API server root`,
         { status: response.status, body: response.body },
       );

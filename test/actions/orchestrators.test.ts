@@ -141,7 +141,7 @@ describe('Airflow orchestrator actions', () => {
     const onAirflow3 = await harness.fire({ kind: 'pause-schedule', connection: 'airflow3-as-v1', deployment: 'sales_refresh', retry: fastRetry });
     const failed3 = await harness.waitForRun(onAirflow3, 'failed');
     assert.equal(failed3.attempts, 1);
-    assert.match(failed3.error ?? '', /HTTP 404: .*\/api\/v1 has no such endpoint\. Likely cause: the connection's api_version \(1\).*try 2/);
+    assert.match(failed3.error ?? '', /HTTP 404: .*\/api\/v1 has been removed in Airflow 3.*\/api\/v1 has no such endpoint\. Likely cause: the connection's api_version \(1\).*try 2/);
     const onAirflow2 = await harness.fire({ kind: 'run-deployment', connection: 'airflow2-as-v2', deployment: 'sales_refresh', retry: fastRetry });
     const failed2 = await harness.waitForRun(onAirflow2, 'failed');
     assert.equal(failed2.attempts, 1);
