@@ -4,21 +4,36 @@ import type { Metrics } from '../platform/metrics.ts';
 
 export interface ReadinessCheck {
   readonly name: string;
-  check(): Promise<void>;
+  /**
+   * Resolves when ready; rejects otherwise. May resolve to a report: `ok` and a `detail` shown
+   * under the check (e.g. the Prefect event sources' states and lag).
+   */
+  check(): Promise<void | { ok: boolean; detail: unknown }>;
+  /** An optional check is reported but does not make the process unready (an outside system, not ours). */
+  readonly optional?: boolean;
 }
 
 const checkTimeoutMs = 2_000;
 
-async function runCheck(check: ReadinessCheck): Promise<{ name: string; ok: boolean; error?: string }> {
+interface CheckResult {
+  name: string;
+  ok: boolean;
+  optional?: true;
+  error?: string;
+  detail?: unknown;
+}
+
+async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${checkTimeoutMs} ms`)), checkTimeoutMs);
   });
+  const optional = check.optional ? { optional: true as const } : {};
   try {
-    await Promise.race([check.check(), timeout]);
-    return { name: check.name, ok: true };
+    const report = await Promise.race([check.check(), timeout]);
+    return report ? { name: check.name, ok: report.ok, ...optional, detail: report.detail } : { name: check.name, ok: true, ...optional };
   } catch (error) {
-    return { name: check.name, ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { name: check.name, ok: false, ...optional, error: error instanceof Error ? error.message : String(error) };
   } finally {
     clearTimeout(timer);
   }
@@ -34,14 +49,14 @@ export function registerSystemRoutes(app: FastifyInstance, metrics: Metrics, rea
       schema: {
         summary: 'Readiness: the event log and the database answer',
         description:
-          '503 when the event log or the database does not answer. `consumers` shows each consumer of the log in this process (lag, seconds since its position moved, ok/lagging/stuck); a stuck consumer makes the status `degraded` but keeps 200: the intake still takes events.',
+          '503 when the event log or the database does not answer (an optional check, such as a Prefect event source, reports its state without making Vigil unready). `consumers` shows each consumer of the log in this process (lag, seconds since its position moved, ok/lagging/stuck); a stuck consumer makes the status `degraded` but keeps 200: the intake still takes events.',
         tags: ['system'],
         security: [],
       },
     },
     async (_request, reply) => {
       const [checks, consumers] = await Promise.all([Promise.all(readiness.map(runCheck)), consumerHealth(metrics.registry).report()]);
-      const ready = checks.every((check) => check.ok);
+      const ready = checks.every((check) => check.ok || check.optional);
       const status = !ready ? 'not_ready' : consumers.some((consumer) => consumer.state === 'stuck') ? 'degraded' : 'ready';
       return reply.code(ready ? 200 : 503).send({ status, checks, consumers });
     },

@@ -5,7 +5,7 @@ import { eventLimits } from '../schemas/limits.ts';
 import type { VigilEvent } from '../schemas/event.ts';
 import { normalizeEvents } from './event-normalizer.ts';
 
-export type EventFormat = 'native' | 'cloudevents' | 'openlineage';
+export type EventFormat = 'native' | 'cloudevents' | 'openlineage' | 'prefect';
 
 export interface IntakeBatch {
   readonly format: EventFormat;

@@ -60,6 +60,7 @@ const environmentSchema = z.object({
   VIGIL_EVENT_RETENTION_DAYS: positiveInt.max(3650).default(7),
   VIGIL_ALLOWED_LATENESS_MS: z.coerce.number().int('must be a whole number').min(0).default(300_000),
   VIGIL_ACTION_CONCURRENCY: positiveInt.max(1024).default(64),
+  VIGIL_PREFECT_SOURCE_RELOAD_MS: positiveInt.max(3_600_000).default(30_000),
   VIGIL_EGRESS_ALLOWLIST: z
     .string()
     .optional()

@@ -4,13 +4,26 @@ import { duration } from './durations.ts';
 
 /*
  * Actions: what an automation does when it fires (`actions`) or resolves (`actions_on_resolve`).
- * One strict schema per kind, joined on `kind`. String fields marked "template" are Liquid
- * templates rendered against the FiringContext (schemas/firing.ts); they are parsed here, so a
- * broken template is rejected when the automation is saved, not when it fires.
+ * One strict schema per kind, joined on `kind`. Fields marked `"x-vigil-template"` in the JSON
+ * Schema are Liquid templates rendered against the FiringContext (schemas/firing.ts): `"text"`
+ * fields render to a string; `"json"` fields are JSON values whose strings are templates, and a
+ * string that is exactly one `{{ … }}` expression keeps the JSON type of its value (decision
+ * 0700). They are parsed here, so a broken template is rejected when the automation is saved,
+ * not when it fires.
  */
 
 // ---------------------------------------------------------------------------------------------
 // Liquid: one sandboxed configuration, used both to validate (here) and to render (actions/templates.ts)
+
+/** How a value shows in text: lists and plain objects as JSON, nothing for null and undefined. */
+function textOf(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) return JSON.stringify(value);
+  // Liquid's own values (drops) and anything else have no text form of their own here.
+  return typeof value === 'object' && typeof value.valueOf === 'function' && value.valueOf() !== value ? textOf(value.valueOf()) : '';
+}
 
 /** A Liquid engine without file-system access: no include/render/layout, own properties only, unknown filters rejected. */
 export function createTemplateEngine(): Liquid {
@@ -25,7 +38,11 @@ export function createTemplateEngine(): Liquid {
     renderLimit: 1_000,
     memoryLimit: 10_000_000,
     cache: false,
+    // In text, a list or an object shows as its JSON, not "[object Object]" or its items run together.
+    outputEscape: textOf,
   });
+  // The explicit way from JSON text to a value, e.g. a label holding "[1, 2]" (`json` is the way back).
+  engine.registerFilter('parse_json', (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value));
   for (const tag of ['include', 'render', 'layout']) {
     engine.registerTag(tag, {
       parse() {
@@ -52,11 +69,29 @@ function templateError(source: string): string | undefined {
   }
 }
 
-/** A string that is a valid Liquid template. */
-const template = z.string().superRefine((value, ctx) => {
-  const error = templateError(value);
-  if (error) ctx.addIssue({ code: 'custom', message: error });
-});
+const wholeExpressionPattern = /^\s*\{\{-?([\s\S]*?)-?\}\}\s*$/;
+
+/**
+ * The expression of a string that is exactly one `{{ … }}` output (whitespace around it allowed),
+ * e.g. `event.payload.n | plus: 1` for `"{{ event.payload.n | plus: 1 }}"`; undefined otherwise.
+ * In templated JSON fields such a string keeps the JSON type of its value.
+ */
+export function wholeExpressionOf(source: string): string | undefined {
+  const match = wholeExpressionPattern.exec(source);
+  if (!match) return undefined;
+  const inner = match[1]!;
+  if (inner.includes('{{') || inner.includes('}}') || inner.includes('{%') || inner.includes('%}')) return undefined;
+  return inner.trim() || undefined;
+}
+
+/** A string that is a valid Liquid template, rendered as text. */
+const template = z
+  .string()
+  .superRefine((value, ctx) => {
+    const error = templateError(value);
+    if (error) ctx.addIssue({ code: 'custom', message: error });
+  })
+  .meta({ 'x-vigil-template': 'text' });
 
 /** Every string inside a JSON value must be a valid template (strings are rendered one by one). */
 function validateTemplatesIn(value: unknown, ctx: z.RefinementCtx, path: (string | number)[] = []): void {
@@ -70,9 +105,15 @@ function validateTemplatesIn(value: unknown, ctx: z.RefinementCtx, path: (string
   }
 }
 
-/** Any JSON value whose strings are templates. */
-const templatedJson = z.json().superRefine((value, ctx) => validateTemplatesIn(value, ctx));
-const templatedObject = z.record(z.string(), z.json()).superRefine((value, ctx) => validateTemplatesIn(value, ctx));
+/** Any JSON value whose strings are templates; one-expression strings keep their value's type. */
+const templatedJson = z
+  .json()
+  .superRefine((value, ctx) => validateTemplatesIn(value, ctx))
+  .meta({ 'x-vigil-template': 'json' });
+const templatedObject = z
+  .record(z.string(), z.json())
+  .superRefine((value, ctx) => validateTemplatesIn(value, ctx))
+  .meta({ 'x-vigil-template': 'json' });
 
 // ---------------------------------------------------------------------------------------------
 // Durations and the retry policy
@@ -118,7 +159,12 @@ export const sendNotification = z
     /** Plain-text message, also the fallback of `blocks`. Template. */
     text: template.min(1),
     /** Block Kit blocks; every string inside is a template. */
-    blocks: z.array(z.record(z.string(), z.json())).max(50).superRefine((value, ctx) => validateTemplatesIn(value, ctx)).optional(),
+    blocks: z
+      .array(z.record(z.string(), z.json()))
+      .max(50)
+      .superRefine((value, ctx) => validateTemplatesIn(value, ctx))
+      .meta({ 'x-vigil-template': 'json' })
+      .optional(),
     /**
      * In `actions_on_resolve`: reply in the thread of the message this action's automation posted
      * for the same firing on the same channel (bot token). Default true.
@@ -141,8 +187,9 @@ export const callWebhook = z
     /** Header values are templates. Secret headers belong in the connection. */
     headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'), template).default({}),
     /**
-     * The request body: a string (a template, sent as is) or any JSON value whose strings are
-     * templates (sent as JSON). Default: the firing context as JSON.
+     * The request body: a string (a text template, sent as is) or any JSON value whose strings are
+     * templates (sent as JSON; a string that is one `{{ … }}` expression keeps its value's type).
+     * Default: the firing context as JSON.
      */
     body: templatedJson.optional(),
     /** Content-Type when `body` is a string (default text/plain; JSON bodies are application/json). */
@@ -163,18 +210,21 @@ export const runDeployment = z
     ...orchestrator,
     /** Prefect: deployment id (UUID) or "flow-name/deployment-name". Airflow: DAG id. Template. */
     deployment: template.min(1),
-    /** Prefect flow-run parameters / Airflow DAG-run conf; strings are templates. */
+    /**
+     * Prefect flow-run parameters / Airflow DAG-run conf. Strings are templates; one that is
+     * exactly one `{{ … }}` expression keeps its value's JSON type (`"{{ event.payload.n }}"` → 7).
+     */
     parameters: templatedObject.default({}),
-    /** Prefect flow-run name / Airflow note. Template. */
+    /** Prefect flow-run name / Airflow DAG-run note. Template. */
     run_name: template.optional(),
-    /** Prefect flow-run tags. */
-    tags: z.array(z.string().min(1).max(100)).max(20).optional(),
+    /** Prefect flow-run tags; each a template (tags that render empty are left out). */
+    tags: z.array(template.min(1).max(200)).max(20).optional(),
   })
   .strict();
 
 const workQueueFields = {
   ...orchestrator,
-  /** Prefect: work queue id (UUID). Airflow: pool name (pausing sets its slots to 0). Template. */
+  /** Prefect: "work-pool-name/queue-name" or a work queue id (UUID). Airflow: pool name (pausing sets its slots to 0). Template. */
   work_queue: template.min(1),
 };
 
@@ -192,6 +242,11 @@ const scheduleFields = {
   ...orchestrator,
   /** Prefect: deployment id (UUID) or "flow-name/deployment-name". Airflow: DAG id. Template. */
   deployment: template.min(1),
+  /**
+   * Prefect only: one schedule of the deployment, by its id (UUID) or slug; toggles that
+   * schedule's `active` flag. Without it the whole deployment is paused / resumed. Template.
+   */
+  schedule: template.min(1).optional(),
 };
 
 export const pauseSchedule = z.object({ kind: z.literal('pause-schedule'), ...scheduleFields }).strict();
@@ -215,7 +270,7 @@ export const emitEvent = z
     /** Resource labels (templates); `id` is required. */
     resource: z.object({ id: template.min(1) }).catchall(template),
     related: z.array(z.object({ id: template.min(1), role: template.min(1) }).catchall(template)).max(20).optional(),
-    /** Payload; strings are templates. */
+    /** Payload; strings are templates, one `{{ … }}` expression keeps its value's JSON type. */
     payload: templatedObject.default({}),
   })
   .strict();

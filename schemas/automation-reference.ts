@@ -27,6 +27,8 @@ type JsonSchema = {
   pattern?: string;
   $ref?: string;
   $defs?: Record<string, JsonSchema>;
+  /** Set on action fields that are Liquid templates (schemas/action.ts). */
+  'x-vigil-template'?: 'text' | 'json';
 };
 
 export function automationJsonSchema(): JsonSchema {
@@ -75,7 +77,9 @@ function fieldTable(schema: JsonSchema, root: JsonSchema, skip: readonly string[
     .map(([name, property]) => {
       const p = resolve(property, root);
       const fallback = p.default === undefined ? (required.has(name) ? '**required**' : '—') : `\`${JSON.stringify(p.default)}\``;
-      return `| \`${name}\` | ${cell(typeOf(p, root))} | ${fallback} | ${cell([constraints(p), p.description ?? ''].filter(Boolean).join('; '))} |`;
+      const marked = property['x-vigil-template'] ?? p['x-vigil-template'] ?? (p.items ? resolve(p.items, root)['x-vigil-template'] : undefined);
+      const template = marked === 'json' ? '**templated JSON (typed)**' : marked === 'text' ? '**template**' : '';
+      return `| \`${name}\` | ${cell(typeOf(p, root))} | ${fallback} | ${cell([template, constraints(p), p.description ?? ''].filter(Boolean).join('; '))} |`;
     });
   return ['| field | type | default | notes |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -50,6 +50,18 @@ const prefectConnection = z
     api_key: secret.optional(),
     /** Self-hosted server auth string "user:password" (PREFECT_SERVER_API_AUTH_STRING, sent as basic auth). */
     auth_string: secret.optional(),
+    /**
+     * Marks the connection as an event source: Vigil's ingest role subscribes to the server's
+     * event stream (/api/events/out) and appends Prefect's events to its log. `events` and
+     * `resources` narrow it to event-name and resource-id prefixes (default: every event).
+     */
+    event_source: z
+      .object({
+        events: z.array(z.string().min(1).max(256)).max(50).optional(),
+        resources: z.array(z.string().min(1).max(1024)).max(50).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

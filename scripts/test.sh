@@ -21,11 +21,15 @@ source scripts/services.env
 source scripts/python-env.sh
 echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null; vigil_python_env prefect >/dev/null
 echo "[test] node $(node --version)"
+# Prefect's integration tests (test/prefect/) start the real server from this environment.
+VIGIL_PREFECT_VENV=$(vigil_python_env prefect)
+export VIGIL_PREFECT_VENV
 echo "[test] typecheck"; npx tsc --noEmit -p . && npx tsc --noEmit -p console
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)
+# The fuzz runs before the node tests so that their summary is the suite's closing line.
+echo "[test] API fuzz (schemathesis against /openapi.json)"
+bash scripts/api-fuzz.sh
 echo "[test] tests"
 node --test --test-concurrency=1 --test-timeout=300000 --disable-warning=ExperimentalWarning "$@" \
   "schemas/**/*.test.ts" "ingest/**/*.test.ts" "triggers/**/*.test.ts" "actions/**/*.test.ts" \
   "api/**/*.test.ts" "history/**/*.test.ts" "platform/**/*.test.ts" "cli/**/*.test.ts" "sdk/**/*.test.ts" "test/**/*.test.ts"
-echo "[test] API fuzz (schemathesis against /openapi.json)"
-bash scripts/api-fuzz.sh

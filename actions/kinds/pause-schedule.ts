@@ -1,10 +1,5 @@
 import type { Executor } from '../executor.ts';
-import { orchestratorFor } from '../orchestrators/orchestrator-for.ts';
-import { render } from '../templates.ts';
+import { setSchedulePaused } from './schedule-toggle.ts';
 
-/** pause-schedule: a Prefect deployment's schedule, or an Airflow DAG (paused). */
-export const execute: Executor<'pause-schedule'> = async (context) => {
-  const orchestrator = await orchestratorFor(context);
-  const deployment = (await render(context.action.deployment, context.scope)).trim();
-  return orchestrator.setSchedulePaused({ deployment, paused: true });
-};
+/** pause-schedule: a Prefect deployment (or one of its schedules), or an Airflow DAG (paused). */
+export const execute: Executor<'pause-schedule'> = (context) => setSchedulePaused(context, true);

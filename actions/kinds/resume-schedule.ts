@@ -1,10 +1,5 @@
 import type { Executor } from '../executor.ts';
-import { orchestratorFor } from '../orchestrators/orchestrator-for.ts';
-import { render } from '../templates.ts';
+import { setSchedulePaused } from './schedule-toggle.ts';
 
-/** resume-schedule: a Prefect deployment's schedule, or an Airflow DAG (resumed). */
-export const execute: Executor<'resume-schedule'> = async (context) => {
-  const orchestrator = await orchestratorFor(context);
-  const deployment = (await render(context.action.deployment, context.scope)).trim();
-  return orchestrator.setSchedulePaused({ deployment, paused: false });
-};
+/** resume-schedule: a Prefect deployment (or one of its schedules), or an Airflow DAG (unpaused). */
+export const execute: Executor<'resume-schedule'> = (context) => setSchedulePaused(context, false);

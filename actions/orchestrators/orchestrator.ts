@@ -9,10 +9,13 @@ export interface Orchestrator {
     runName?: string;
     tags?: readonly string[];
   }): Promise<ExecutionResult>;
-  /** Prefect work queue; Airflow pool (paused = 0 slots; resuming needs the slot count). */
+  /** Prefect work queue (id or "pool/queue"); Airflow pool (paused = 0 slots; resuming needs the slot count). */
   setWorkQueuePaused(request: { workQueue: string; paused: boolean; slots?: number }): Promise<ExecutionResult>;
-  /** Prefect deployment schedule; Airflow DAG (paused/unpaused). */
-  setSchedulePaused(request: { deployment: string; paused: boolean }): Promise<ExecutionResult>;
+  /**
+   * Prefect: the whole deployment (paused), or one of its schedules (by id or slug: its `active`
+   * flag); Airflow: the DAG (paused/unpaused).
+   */
+  setSchedulePaused(request: { deployment: string; paused: boolean; schedule?: string }): Promise<ExecutionResult>;
   /**
    * A read of the orchestrator's API (path relative to the API base: Prefect's api_url,
    * Airflow's /api/vN) with the connection's credentials, as the actions send them; non-2xx

@@ -18,6 +18,7 @@ import { createEventHistory } from '../../history/event-history.ts';
 import { registerEventRoutes } from '../../api/events/event-routes.ts';
 import { createEventStreamHub } from '../../api/events/event-stream-hub.ts';
 import { createEventIntake } from '../../ingest/event-intake.ts';
+import type { ReadinessCheck } from '../../api/system-routes.ts';
 import { registerIntakeRoutes } from '../../ingest/intake-routes.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Metrics } from '../../platform/metrics.ts';
@@ -42,6 +43,8 @@ export interface ApiRoleOptions {
   readonly egress?: EgressOptions | undefined;
   /** Which route groups to serve: `ingest` (event intake), `api` (control plane and history). Default both. */
   readonly serve?: ReadonlyArray<'ingest' | 'api'>;
+  /** More /readyz checks (e.g. the Prefect event sources, optional). */
+  readonly readiness?: readonly ReadinessCheck[];
 }
 
 export interface RunningApi {
@@ -79,6 +82,7 @@ export async function startApiRole(options: ApiRoleOptions): Promise<RunningApi>
       readiness: [
         { name: 'event_log', check: () => options.log.check() },
         { name: 'database', check: () => options.db.check() },
+        ...(options.readiness ?? []),
       ],
       routes: [
         ...(serve.includes('ingest') ? [(server: FastifyInstance) => registerIntakeRoutes(server, intake)] : []),

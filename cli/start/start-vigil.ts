@@ -10,6 +10,7 @@ import { startApiRole } from './api-role.ts';
 import { embeddedAdminKey, embeddedSecretKey, type DataDirKey } from './embedded-admin-key.ts';
 import { openInfrastructure, type Infrastructure } from './infrastructure.ts';
 import { assertPortFree } from './port-check.ts';
+import { prefectSourcesReadiness, startPrefectSources } from './prefect-sources.ts';
 import type { Role, RoleContext, Stoppable } from './roles.ts';
 import { startTriggersRole } from './triggers-role.ts';
 
@@ -92,6 +93,9 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
   if (selected.includes('api')) {
     running.push(await startEventPersister({ db: infrastructure.db, log: infrastructure.log, logger, retentionDays: config.VIGIL_EVENT_RETENTION_DAYS, metrics: metrics.registry }));
   }
+  // The ingest role also pulls Prefect's events from the connections marked as event sources.
+  const prefectSources = selected.includes('ingest') ? await startPrefectSources(context) : undefined;
+  if (prefectSources) running.push(prefectSources);
   if (selected.includes('ingest') || selected.includes('api')) {
     const api = await startApiRole({
       db: infrastructure.db,
@@ -106,6 +110,7 @@ export async function startVigil(config: Config, selected: readonly Role[]): Pro
       secretKey: effective.VIGIL_SECRET_KEY,
       egress: { allowlist: config.VIGIL_EGRESS_ALLOWLIST },
       serve: (['ingest', 'api'] as const).filter((role) => selected.includes(role)),
+      readiness: prefectSources ? [prefectSourcesReadiness(prefectSources)] : [],
     });
     running.push(api);
     process.stdout.write(banner({ url: api.url, config, roles: selected, admin, secret }));

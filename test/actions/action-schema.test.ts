@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { render, renderJson, templateScope } from '../../actions/templates.ts';
-import { action, validateTemplates } from '../../schemas/action.ts';
+import { action, validateTemplates, wholeExpressionOf } from '../../schemas/action.ts';
+import { automationJsonSchema } from '../../schemas/automation-reference.ts';
 import { parseDuration } from '../../schemas/durations.ts';
 import { firingContext } from './harness.ts';
 
@@ -28,6 +29,19 @@ describe('action schema', () => {
     assert.match(errors[0]!, /^text: invalid Liquid template/);
     const nested = validateTemplates({ kind: 'call-webhook', url: 'https://x', body: { a: [{ b: '{% if %}' }] } });
     assert.match(nested[0]!, /^body\.a\.0\.b: invalid Liquid template/);
+  });
+
+  test('checks templates in tags and typed JSON fields at save time, with the path', () => {
+    assert.match(validateTemplates({ kind: 'run-deployment', connection: 'p', deployment: 'd', tags: ['ok', '{{ event.resource.env '] })[0]!, /^tags\.1: invalid Liquid template/);
+    assert.match(validateTemplates({ kind: 'run-deployment', connection: 'p', deployment: 'd', parameters: { n: '{{ event.payload.n | nosuch }}' } })[0]!, /^parameters\.n: invalid Liquid template/);
+    assert.match(validateTemplates({ kind: 'emit-event', event: 'x', resource: { id: 'x' }, payload: { a: ['{{ }'] } })[0]!, /^payload\.a\.0: invalid Liquid template/);
+  });
+
+  test('marks template fields in the JSON Schema', () => {
+    const schema = JSON.stringify(automationJsonSchema());
+    const marks: string[] = schema.match(/"x-vigil-template":"(text|json)"/g) ?? [];
+    assert.ok(marks.includes('"x-vigil-template":"json"'));
+    assert.ok(marks.includes('"x-vigil-template":"text"'));
   });
 
   test('rejects unknown filters and file-system tags', () => {
@@ -69,6 +83,59 @@ describe('templates', () => {
       a: ['sales-sla', 3, true, null],
       b: { c: 'data-eng' },
     });
+  });
+
+  test('renderJson keeps the JSON type of a value that is exactly one expression', async () => {
+    const typed = templateScope(firingContext({ event: { payload: { n: 7, ok: false, list: [1, 'x'], obj: { a: { b: 2 } }, none: null, text: '[3,4]' } } }));
+    assert.deepEqual(
+      await renderJson(
+        {
+          n: '{{ event.payload.n }}',
+          n_plus: '  {{- event.payload.n | plus: 1 -}}  ',
+          ok: '{{ event.payload.ok }}',
+          list: '{{ event.payload.list }}',
+          obj: '{{ event.payload.obj }}',
+          none: '{{ event.payload.none }}',
+          missing: '{{ event.payload.missing }}',
+          label: '{{ event.resource.id }}',
+          mixed: 'n={{ event.payload.n }}',
+          two: '{{ event.payload.n }}{{ event.payload.n }}',
+          as_text: '{{ event.payload.obj | json }}',
+          parsed: '{{ event.payload.text | parse_json }}',
+          nested: [{ deep: '{{ event.payload.list }}' }],
+          literal: 5,
+        },
+        typed,
+      ),
+      {
+        n: 7,
+        n_plus: 8,
+        ok: false,
+        list: [1, 'x'],
+        obj: { a: { b: 2 } },
+        none: null,
+        missing: null,
+        label: 'airflow.dag.sales_refresh',
+        mixed: 'n=7',
+        two: '77',
+        as_text: '{"a":{"b":2}}',
+        parsed: [3, 4],
+        nested: [{ deep: [1, 'x'] }],
+        literal: 5,
+      },
+    );
+  });
+
+  test('render (text fields) still gives text, never "[object Object]"', async () => {
+    assert.equal(await render('{{ event.payload }}', scope), '{"duration_s":812,"owner":"data-eng"}');
+  });
+
+  test('wholeExpressionOf finds exactly one output tag', () => {
+    assert.equal(wholeExpressionOf('{{ a.b }}'), 'a.b');
+    assert.equal(wholeExpressionOf(' {{- a | plus: 1 -}} '), 'a | plus: 1');
+    assert.equal(wholeExpressionOf('x{{ a }}'), undefined);
+    assert.equal(wholeExpressionOf('{{ a }} {{ b }}'), undefined);
+    assert.equal(wholeExpressionOf('{% if a %}{{ a }}{% endif %}'), undefined);
   });
 
   test('a null event renders as empty', async () => {

@@ -2,86 +2,30 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { header, jsonBody } from '../stand-ins/http-stand-in.ts';
 import { startAirflowStandIn, type AirflowStandIn } from '../stand-ins/airflow.ts';
-import { startPrefectStandIn, type PrefectStandIn } from '../stand-ins/prefect.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { fastRetry, startActionsHarness, type ActionsHarness } from './harness.ts';
 
-describe('orchestrator actions', () => {
+// Airflow against stand-ins that check requests as Airflow 2 and 3 do; Prefect runs against a real
+// Prefect server in test/prefect/prefect-actions.test.ts.
+describe('Airflow orchestrator actions', () => {
   let harness: ActionsHarness;
-  let prefect: PrefectStandIn;
   let airflow1: AirflowStandIn;
   let airflow2: AirflowStandIn;
 
   before(async () => {
     harness = await startActionsHarness();
-    prefect = await startPrefectStandIn({ apiKey: 'pnu_test_key' });
     airflow1 = await startAirflowStandIn(1);
     airflow2 = await startAirflowStandIn(2);
-    await harness.connections.upsert('prefect', { kind: 'prefect', api_url: prefect.apiUrl, api_key: 'pnu_test_key' });
-    await harness.connections.upsert('prefect-bad-key', { kind: 'prefect', api_url: prefect.apiUrl, api_key: 'pnu_wrong' });
     await harness.connections.upsert('airflow2x', { kind: 'airflow', base_url: airflow1.baseUrl, api_version: 1, username: airflow1.username, password: airflow1.password });
     await harness.connections.upsert('airflow3x', { kind: 'airflow', base_url: airflow2.baseUrl, api_version: 2, username: airflow2.username, password: airflow2.password });
     await harness.connections.upsert('airflow3x-bad', { kind: 'airflow', base_url: airflow2.baseUrl, api_version: 2, username: airflow2.username, password: 'wrong' });
+    // The wrong api_version for each server.
+    await harness.connections.upsert('airflow2-as-v2', { kind: 'airflow', base_url: airflow1.baseUrl, api_version: 2, username: airflow1.username, password: airflow1.password });
+    await harness.connections.upsert('airflow3-as-v1', { kind: 'airflow', base_url: airflow2.baseUrl, api_version: 1, username: airflow2.username, password: airflow2.password });
   });
   after(async () => {
     await harness.close();
-    await Promise.all([prefect.close(), airflow1.close(), airflow2.close()]);
-  });
-
-  describe('Prefect', () => {
-    test('run-deployment creates a flow run with templated parameters and the run id as idempotency key', async () => {
-      prefect.failNext(1, { status: 500, path: /create_flow_run$/ });
-      const id = await harness.fire({
-        kind: 'run-deployment',
-        connection: 'prefect',
-        deployment: prefect.deploymentId,
-        parameters: { table: '{{ event.resource.name }}', reason: 'sla {{ automation.name }}', full_refresh: true },
-        run_name: 'vigil-{{ automation.name }}',
-        tags: ['vigil'],
-        retry: fastRetry,
-      });
-      const run = await harness.waitForRun(id, 'succeeded');
-      assert.equal(run.attempts, 2);
-      const creates = prefect.requests.filter((request) => request.path.endsWith('/create_flow_run'));
-      assert.equal(creates.length, 2);
-      assert.ok(creates.every((request) => (jsonBody(request) as { idempotency_key: string }).idempotency_key === id));
-      assert.equal(header(creates[1]!, 'authorization'), 'Bearer pnu_test_key');
-      assert.equal(prefect.flowRuns.length, 1);
-      assert.deepEqual(prefect.flowRuns[0]!.parameters, { table: 'sales_refresh', reason: 'sla sales-sla', full_refresh: true });
-      assert.equal(prefect.flowRuns[0]!.name, 'vigil-sales-sla');
-      assert.equal((run.result as { flow_run_id: string }).flow_run_id, prefect.flowRuns[0]!.id);
-    });
-
-    test('a deployment can be named "flow/deployment"', async () => {
-      const id = await harness.fire({ kind: 'run-deployment', connection: 'prefect', deployment: 'sales-refresh/prod', retry: fastRetry });
-      await harness.waitForRun(id, 'succeeded');
-      assert.equal(prefect.flowRuns.at(-1)!.idempotency_key, id);
-    });
-
-    test('pause-schedule / resume-schedule and pause-work-queue / resume-work-queue', async () => {
-      const pause = await harness.fire({ kind: 'pause-schedule', connection: 'prefect', deployment: prefect.deploymentId, retry: fastRetry });
-      await harness.waitForRun(pause, 'succeeded');
-      assert.equal(prefect.deploymentPaused(), true);
-      const resume = await harness.fire({ kind: 'resume-schedule', connection: 'prefect', deployment: prefect.deploymentId, retry: fastRetry });
-      await harness.waitForRun(resume, 'succeeded');
-      assert.equal(prefect.deploymentPaused(), false);
-
-      const pauseQueue = await harness.fire({ kind: 'pause-work-queue', connection: 'prefect', work_queue: prefect.workQueueId, retry: fastRetry });
-      assert.equal((await harness.waitForRun(pauseQueue, 'succeeded')).response_status, 204);
-      assert.equal(prefect.workQueuePaused(), true);
-      const resumeQueue = await harness.fire({ kind: 'resume-work-queue', connection: 'prefect', work_queue: prefect.workQueueId, retry: fastRetry });
-      await harness.waitForRun(resumeQueue, 'succeeded');
-      assert.equal(prefect.workQueuePaused(), false);
-    });
-
-    test('a wrong API key (401) and an unknown deployment (404) fail without retries', async () => {
-      const unauthorized = await harness.fire({ kind: 'run-deployment', connection: 'prefect-bad-key', deployment: prefect.deploymentId, retry: fastRetry });
-      const failed = await harness.waitForRun(unauthorized, 'failed');
-      assert.equal(failed.attempts, 1);
-      assert.equal(failed.response_status, 401);
-      const unknown = await harness.fire({ kind: 'run-deployment', connection: 'prefect', deployment: '00000000-0000-4000-8000-000000000000', retry: fastRetry });
-      assert.match((await harness.waitForRun(unknown, 'failed')).error ?? '', /404.*Deployment not found/);
-    });
+    await Promise.all([airflow1.close(), airflow2.close()]);
   });
 
   for (const version of [1, 2] as const) {
@@ -96,7 +40,7 @@ describe('orchestrator actions', () => {
           kind: 'run-deployment',
           connection,
           deployment: 'sales_refresh',
-          parameters: { table: '{{ event.resource.name }}' },
+          parameters: { table: '{{ event.resource.name }}', duration_s: '{{ event.payload.duration_s }}', payload: '{{ event.payload }}' },
           run_name: 'triggered by {{ automation.name }}',
           retry: fastRetry,
         });
@@ -104,7 +48,8 @@ describe('orchestrator actions', () => {
         assert.equal(run.attempts, 2);
         const dagRun = airflow.dagRuns.find((candidate) => candidate.dag_run_id === `vigil__${id}`);
         assert.ok(dagRun, 'DAG run created');
-        assert.deepEqual(dagRun.conf, { table: 'sales_refresh' });
+        // Typed templates: the number and the object arrive as JSON, not as text.
+        assert.deepEqual(dagRun.conf, { table: 'sales_refresh', duration_s: 812, payload: { duration_s: 812, owner: 'data-eng' } });
         assert.equal(dagRun.note, 'triggered by sales-sla');
         const posts = airflow.requests.filter((request) => request.path.endsWith('/dagRuns'));
         const last = posts.at(-1)!;
@@ -155,14 +100,53 @@ describe('orchestrator actions', () => {
         assert.match((await harness.waitForRun(noSlots, 'failed')).error ?? '', /needs `slots`/);
       });
 
-      test('an unknown DAG fails at once (404)', async () => {
+      test('an unknown DAG fails at once (404) and says so, not "wrong api_version"', async () => {
         const id = await harness.fire({ kind: 'run-deployment', connection, deployment: 'no_such_dag', retry: fastRetry });
         const failed = await harness.waitForRun(id, 'failed');
         assert.equal(failed.attempts, 1);
         assert.equal(failed.response_status, 404);
+        assert.match(failed.error ?? '', /no_such_dag/);
+        assert.doesNotMatch(failed.error ?? '', /api_version/);
+      });
+
+      test('a 2xx that is not Airflow\'s answer fails the action', async () => {
+        const airflow = stand();
+        airflow.failNext(1, { status: 200, path: /dagRuns$/, body: '<html><body>Welcome to nginx!</body></html>' });
+        const id = await harness.fire({ kind: 'run-deployment', connection, deployment: 'sales_refresh', retry: fastRetry });
+        const failed = await harness.waitForRun(id, 'failed');
+        assert.equal(failed.attempts, 1);
+        assert.match(failed.error ?? '', /answered HTTP 200 without the DAG run vigil__.*not Airflow's REST API/);
       });
     });
   }
+
+  test('Airflow 3: a token rejected with 403 after the JWT secret rotated is dropped; one new login, then success', async () => {
+    const warmUp = await harness.fire({ kind: 'pause-schedule', connection: 'airflow3x', deployment: 'sales_refresh', retry: fastRetry });
+    await harness.waitForRun(warmUp, 'succeeded');
+    const issued = airflow2.tokensIssued();
+    airflow2.rotateJwtSecret();
+    const id = await harness.fire({ kind: 'resume-schedule', connection: 'airflow3x', deployment: 'sales_refresh', retry: fastRetry });
+    const run = await harness.waitForRun(id, 'succeeded');
+    assert.equal(run.attempts, 1);
+    assert.equal(airflow2.tokensIssued(), issued + 1);
+    const patches = airflow2.requests.filter((request) => request.method === 'PATCH').slice(-2);
+    assert.notEqual(header(patches[0]!, 'authorization'), header(patches[1]!, 'authorization'));
+    // The next action uses the new token: no further login.
+    const next = await harness.fire({ kind: 'pause-schedule', connection: 'airflow3x', deployment: 'sales_refresh', retry: fastRetry });
+    await harness.waitForRun(next, 'succeeded');
+    assert.equal(airflow2.tokensIssued(), issued + 1);
+  });
+
+  test('a wrong api_version names the likely cause (404 from /api/v1 or /api/v2, no /auth/token on Airflow 2)', async () => {
+    const onAirflow3 = await harness.fire({ kind: 'pause-schedule', connection: 'airflow3-as-v1', deployment: 'sales_refresh', retry: fastRetry });
+    const failed3 = await harness.waitForRun(onAirflow3, 'failed');
+    assert.equal(failed3.attempts, 1);
+    assert.match(failed3.error ?? '', /HTTP 404: .*\/api\/v1 has been removed in Airflow 3.*\/api\/v1 has no such endpoint\. Likely cause: the connection's api_version \(1\).*try 2/);
+    const onAirflow2 = await harness.fire({ kind: 'run-deployment', connection: 'airflow2-as-v2', deployment: 'sales_refresh', retry: fastRetry });
+    const failed2 = await harness.waitForRun(onAirflow2, 'failed');
+    assert.equal(failed2.attempts, 1);
+    assert.match(failed2.error ?? '', /auth\/token answered HTTP 404: .*Airflow 2 \(set the connection's api_version to 1\)/);
+  });
 
   test('Airflow 3: an expired token is renewed once through /auth/token; bad credentials fail', async () => {
     const issued = airflow2.tokensIssued();

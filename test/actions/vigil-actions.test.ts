@@ -63,7 +63,7 @@ describe('pause-automation, resume-automation and emit-event', () => {
         kind: 'emit-event',
         event: 'sla.missed',
         resource: { id: '{{ event.resource.id }}', team: '{{ event.payload.owner }}' },
-        payload: { automation: '{{ automation.name }}', deadline: '{{ firing.deadline }}' },
+        payload: { automation: '{{ automation.name }}', deadline: '{{ firing.deadline }}', count: '{{ firing.count }}', original: '{{ event.payload }}' },
         retry: fastRetry,
       },
       { context },
@@ -73,6 +73,9 @@ describe('pause-automation, resume-automation and emit-event', () => {
     assert.ok(event);
     assert.deepEqual(event.resource, { id: 'airflow.dag.sales_refresh', team: 'data-eng' });
     assert.equal(event.payload.automation, 'sales-sla');
+    // Typed templates: the count stays a number, the payload an object.
+    assert.equal(event.payload.count, 1);
+    assert.deepEqual(event.payload.original, { duration_s: 812, owner: 'data-eng' });
     assert.equal(event.payload.vigil_depth, 1);
     assert.equal(event.follows, context.event!.id);
     assert.equal((run.result as { event_id: string }).event_id, event.id);

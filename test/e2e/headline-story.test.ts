@@ -16,7 +16,7 @@ import { VigilClient } from '../../sdk/index.ts';
 import { startSlackStandIn, type SlackStandIn } from '../stand-ins/slack.ts';
 import { kafkaBrokers } from '../support/kafka-admin.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { startVigilProcess, type VigilProcess } from '../support/vigil-process.ts';
+import { startVigilProcess, vigilApi, type VigilProcess } from '../support/vigil-process.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const run = promisify(execFile);
@@ -54,15 +54,7 @@ describe('headline story: a missed deadline alerts Slack, the late event posts t
     await database?.drop();
   });
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${vigil.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-  };
+  const api = (method: string, path: string, body?: unknown) => vigilApi(vigil.url, adminKey)(method, path, body);
 
   test('deadline miss → Slack alert; late event → threaded recovery; firings and runs in the API', async () => {
     const connection = await api('PUT', '/api/connections/slack-data', { kind: 'slack', bot_token: slack.botToken, api_url: slack.apiUrl });

@@ -290,12 +290,14 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
     };
     const find = (list: StoredEvent[], name: string, resource: string) => list.find((event) => event.event === name && event.resource.id === resource);
 
+    // failure-pauses-downstream.json (Prefect's own flow-run events) is proven against a real Prefect
+    // server in test/prefect/prefect-event-source.test.ts.
     test('all examples are covered here', () => {
-      assert.deepEqual([...examples.keys()].sort(), [
+      assert.deepEqual([...examples.keys()].filter((file) => file !== 'failure-pauses-downstream.json').sort(), [
+        'airflow-failure-pauses-prefect-schedule.json',
         'cron-heartbeat.json',
         'daily-deadline-sla.json',
         'dbt-test-failed.json',
-        'failure-pauses-downstream.json',
         'task-started-not-finished.json',
         'three-failures-in-an-hour.json',
         'upstream-success-runs-deployment.json',
@@ -345,9 +347,9 @@ describe('Airflow, dbt and Python scripts send the events the examples expect', 
       }
     });
 
-    test('failure-pauses-downstream.json fires on the failed ingest_orders run, not on the successful sales_refresh', async () => {
-      assert.equal((await dryRun('failure-pauses-downstream.json', [at(find(airflow.plugin, 'airflow.dag_run.failed', 'airflow.dag.ingest_orders'), '2026-12-08T10:00:00.000Z')])).fired, 1);
-      assert.equal((await dryRun('failure-pauses-downstream.json', [at(find(airflow.plugin, 'airflow.dag_run.success', 'airflow.dag.sales_refresh'), '2026-12-08T10:00:00.000Z')])).fired, 0);
+    test('airflow-failure-pauses-prefect-schedule.json fires on the failed ingest_orders run, not on the successful sales_refresh', async () => {
+      assert.equal((await dryRun('airflow-failure-pauses-prefect-schedule.json', [at(find(airflow.plugin, 'airflow.dag_run.failed', 'airflow.dag.ingest_orders'), '2026-12-08T10:00:00.000Z')])).fired, 1);
+      assert.equal((await dryRun('airflow-failure-pauses-prefect-schedule.json', [at(find(airflow.plugin, 'airflow.dag_run.success', 'airflow.dag.sales_refresh'), '2026-12-08T10:00:00.000Z')])).fired, 0);
     });
 
     test('upstream-success-runs-deployment.json fires on the successful sales_refresh run in namespace prod', async () => {

@@ -16,6 +16,12 @@ import { header, isObject, jsonBody, startHttpStandIn, type HttpStandIn, type Re
  *   GET   /api/vN/version                                  → 200 {version, git_version}, no credentials needed
  *   GET   /api/vN/dags?limit=N                             → 200 {dags, total_entries}
  * Airflow 3 answers /api/v1/… with 404 "/api/v1 has been removed in Airflow 3, …".
+ *
+ * Routes that do not exist answer as each server does: Airflow 2's webserver (Flask) with its
+ * HTML 404 page outside /api/v1 and connexion's problem+json "Not Found" inside it; Airflow 3's
+ * API server (FastAPI) with 404 {"detail": "Not Found"} and 405 {"detail": "Method Not Allowed"}.
+ * Airflow 3 tokens are JWTs checked against the server's secret: after `rotateJwtSecret()` the
+ * tokens issued before answer 403 {"detail": "Invalid JWT token"}; after `expireTokens()`, 401.
  */
 
 export interface AirflowDagRun {
@@ -38,7 +44,12 @@ export interface AirflowStandIn extends HttpStandIn {
   readonly tokensIssued: () => number;
   /** Invalidates every issued token (v2): the next call gets 401 and must log in again. */
   expireTokens(): void;
+  /** A new JWT secret (v2, e.g. the API server redeployed): tokens issued before answer 403. */
+  rotateJwtSecret(): void;
 }
+
+const airflow2NotFoundPage =
+  '<!DOCTYPE html>\n<html lang="en">\n<head><title>Airflow 404</title></head>\n<body><h1>Page not found</h1><p>404 = lots of circles</p></body>\n</html>\n';
 
 const v1DagRunFields = new Set(['dag_run_id', 'logical_date', 'execution_date', 'data_interval_start', 'data_interval_end', 'conf', 'note']);
 const v2DagRunFields = new Set(['dag_run_id', 'data_interval_start', 'data_interval_end', 'logical_date', 'run_after', 'conf', 'note']);
@@ -55,6 +66,7 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
   const dags = new Map([['sales_refresh', { is_paused: false }]]);
   const pools = new Map([['default_pool', { slots: 128 }]]);
   let validTokens = new Set<string>();
+  let rotatedTokens = new Set<string>();
   let issued = 0;
 
   const problem = (status: number, title: string, detail: string): Reply =>
@@ -70,11 +82,24 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
       : { status: 422, body: { detail: [{ type: 'extra_forbidden', loc: ['body', extra], msg: 'Extra inputs are not permitted', input: body[extra] }] } };
   };
 
-  function authorized(request: RecordedRequest): boolean {
+  /** undefined when authorized, else the server's answer. */
+  function unauthorized(request: RecordedRequest): Reply | undefined {
     const authorization = header(request, 'authorization') ?? '';
-    if (version === 1) return authorization === `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    return authorization.startsWith('Bearer ') && validTokens.has(authorization.slice('Bearer '.length));
+    if (version === 1) {
+      return authorization === `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` ? undefined : problem(401, 'Unauthorized', 'Unauthorized');
+    }
+    const token = authorization.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
+    if (token !== undefined && validTokens.has(token)) return undefined;
+    if (token !== undefined && rotatedTokens.has(token)) return { status: 403, body: { detail: 'Invalid JWT token' } };
+    return { status: 401, body: { detail: 'Not authenticated' } };
   }
+
+  const notFound = (path: string): Reply =>
+    version === 2
+      ? { status: 404, body: { detail: 'Not Found' } }
+      : path.startsWith('/api/v1/')
+        ? problem(404, 'Not Found', 'The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.')
+        : { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' }, body: airflow2NotFoundPage };
 
   const prefix = `/api/v${version}`;
   const standIn = await startHttpStandIn((request) => {
@@ -90,10 +115,11 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
     if (version === 2 && request.path.startsWith('/api/v1/')) {
       return { status: 404, body: { detail: '/api/v1 has been removed in Airflow 3, please use its upgraded version /api/v2 instead.' } };
     }
-    if (!request.path.startsWith(`${prefix}/`)) return { status: 404, body: { detail: 'Not Found' } };
+    if (!request.path.startsWith(`${prefix}/`)) return notFound(request.path);
     // Version information needs no credentials (in Airflow 2 and 3).
     if (request.method === 'GET' && request.path === `${prefix}/version`) return { status: 200, body: { version: version === 1 ? '2.10.5' : '3.0.2', git_version: null } };
-    if (!authorized(request)) return version === 1 ? problem(401, 'Unauthorized', 'Unauthorized') : { status: 401, body: { detail: 'Not authenticated' } };
+    const denied = unauthorized(request);
+    if (denied) return denied;
     const path = request.path.slice(prefix.length);
     const body = jsonBody(request);
     let match: RegExpExecArray | null;
@@ -156,7 +182,8 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
       pool.slots = body.slots;
       return { status: 200, body: { name, slots: pool.slots, occupied_slots: 0, running_slots: 0, queued_slots: 0, open_slots: pool.slots } };
     }
-    return { status: 404, body: { detail: 'Not Found' } };
+    if (version === 2 && /^\/(dags|pools)\//.test(path)) return { status: 405, body: { detail: 'Method Not Allowed' } };
+    return notFound(request.path);
   });
 
   return {
@@ -170,6 +197,10 @@ export async function startAirflowStandIn(version: 1 | 2, options: { username?: 
     pools,
     tokensIssued: () => issued,
     expireTokens() {
+      validTokens = new Set();
+    },
+    rotateJwtSecret() {
+      rotatedTokens = new Set([...rotatedTokens, ...validTokens]);
       validTokens = new Set();
     },
   };

@@ -36,6 +36,7 @@ const channels = new Map<string, string>([
   ['data-oncall', 'C0DATAONCALL'],
   ['C0DATAONCALL', 'C0DATAONCALL'],
   ['#alerts', 'C0ALERTS'],
+  ['#data-platform', 'C0DATAPLATFORM'],
   ['C0ALERTS', 'C0ALERTS'],
 ]);
 

@@ -45,3 +45,16 @@ export async function startVigilProcess(env: Record<string, string>, port: numbe
     },
   };
 }
+
+/** Calls a Vigil process's API with a key; JSON in, `{status, body}` out. */
+export function vigilApi(url: string, apiKey: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+}
