@@ -32,7 +32,26 @@ type JsonSchema = {
 };
 
 export function automationJsonSchema(): JsonSchema {
-  return z.toJSONSchema(automation, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const schema = z.toJSONSchema(automation, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  dropRedundantRefs(schema, schema);
+  return schema;
+}
+
+/**
+ * zod writes a marked recursive JSON value (e.g. a templated JSON body) as its definition's
+ * `anyOf` inlined beside a `$ref` to that same definition. Both say the same; editors' schema
+ * libraries (the console's codemirror-json-schema among them) refuse a node with two type
+ * keywords, so the redundant `$ref` is dropped.
+ */
+function dropRedundantRefs(node: unknown, root: JsonSchema): void {
+  if (Array.isArray(node)) {
+    for (const item of node) dropRedundantRefs(item, root);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  const schema = node as JsonSchema;
+  if (schema.$ref && schema.anyOf && JSON.stringify(schema.anyOf) === JSON.stringify(resolve({ $ref: schema.$ref }, root).anyOf)) delete schema.$ref;
+  for (const value of Object.values(node)) dropRedundantRefs(value, root);
 }
 
 function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
