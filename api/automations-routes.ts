@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import type { ConnectionsRepository } from '../actions/connections.ts';
 import type { Database } from '../platform/ports/database.ts';
 import { automationNamePattern, validateAutomation } from '../schemas/automation.ts';
@@ -53,6 +54,23 @@ function notFound(name: string): HttpError {
 /** A name in the path that no automation can have is simply unknown. */
 function knownName(name: string): boolean {
   return automationNamePattern.test(name);
+}
+
+/**
+ * The body of a request about one automation that may also carry an unsaved definition (the dry
+ * run, explain): parsed, and the name in the path known unless such a definition was sent.
+ */
+function requestAboutAutomation<T extends z.ZodType<{ automation?: unknown }>>(
+  request: FastifyRequest,
+  schema: T,
+  example: string,
+  code: string,
+  what: string,
+): { name: string; parsed: z.infer<T> } {
+  const name = nameOf(request);
+  const parsed = parseBody(schema, jsonBody(request, example), code, what);
+  if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
+  return { name, parsed };
 }
 
 /** One event in native form, completed as the intake does; 422 `invalid_event` with its paths. */
@@ -254,10 +272,13 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       },
     },
     async (request) => {
-      const name = nameOf(request);
-      const body = jsonBody(request, '{"events": [{"event": "airflow.dag_run.failed", "resource": {"id": "airflow.dag.sales"}}]}');
-      const parsed = parseBody(testBody, body, 'invalid_test_request', 'the test request is invalid');
-      if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
+      const { name, parsed } = requestAboutAutomation(
+        request,
+        testBody,
+        '{"events": [{"event": "airflow.dag_run.failed", "resource": {"id": "airflow.dag.sales"}}]}',
+        'invalid_test_request',
+        'the test request is invalid',
+      );
       return runDryRunRequest(name, parsed, { db, repository, limits: dryRunLimits });
     },
   );
@@ -279,10 +300,13 @@ export function registerAutomationRoutes(app: FastifyInstance, db: Database, opt
       },
     },
     async (request) => {
-      const name = nameOf(request);
-      const body = jsonBody(request, '{"event": {"event": "dbt.model.refreshed", "resource": {"id": "dbt.model.sales"}}}');
-      const parsed = parseBody(explainBody, body, 'invalid_explain_request', 'the explain request is invalid');
-      if (!knownName(name) && parsed.automation === undefined) throw notFound(name);
+      const { name, parsed } = requestAboutAutomation(
+        request,
+        explainBody,
+        '{"event": {"event": "dbt.model.refreshed", "resource": {"id": "dbt.model.sales"}}}',
+        'invalid_explain_request',
+        'the explain request is invalid',
+      );
       const automation = await automationToTest(name, parsed, repository);
       return explain(automation, oneEvent(parsed.event));
     },

@@ -19,11 +19,11 @@ source scripts/services.env
 # virtual environments under .python/, built once per requirements file (minutes cold, none warm).
 # shellcheck source=scripts/python-env.sh
 source scripts/python-env.sh
-echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null; vigil_python_env prefect >/dev/null
-echo "[test] node $(node --version)"
+echo "[test] python environments"; vigil_python_env airflow >/dev/null; vigil_python_env dbt >/dev/null
 # Prefect's integration tests (test/prefect/) start the real server from this environment.
 VIGIL_PREFECT_VENV=$(vigil_python_env prefect)
 export VIGIL_PREFECT_VENV
+echo "[test] node $(node --version)"
 echo "[test] typecheck"; npx tsc --noEmit -p . && npx tsc --noEmit -p console
 echo "[test] lint"; npm run --silent lint  # eslint, then the import rules (.dependency-cruiser.cjs)
 # The fuzz runs before the node tests so that their summary is the suite's closing line.
